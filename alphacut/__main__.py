@@ -1,0 +1,5 @@
+"""``python -m alphacut``."""
+
+from alphacut.cli import main
+
+raise SystemExit(main())

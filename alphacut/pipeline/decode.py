@@ -1,0 +1,154 @@
+"""Decoding any supported image into 8-bit RGB (+ optional alpha), EXIF orientation applied."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from alphacut.errors import DecodeError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+
+IMAGE_SUFFIXES = frozenset(
+    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif"}
+)
+_HEIF_SUFFIXES = frozenset({".heic", ".heif"})
+
+
+@dataclass
+class DecodedImage:
+    """A decoded photo: RGB pixels exactly as they will appear in the output."""
+
+    path: Path
+    rgb: Image.Image  # mode "RGB", orientation applied
+    alpha: Image.Image | None  # the input's own alpha (mode "L"), if it had one
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.rgb.size
+
+
+def is_image_name(path: Path) -> bool:
+    """Whether a file name looks like an image alphacut can read."""
+    return path.suffix.lower() in IMAGE_SUFFIXES
+
+
+def _register_heif(path: Path) -> bool:
+    if path.suffix.lower() not in _HEIF_SUFFIXES:
+        return False
+    try:
+        import pillow_heif  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
+
+
+def to_rgb8(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """Any Pillow mode -> ("RGB", optional "L" alpha) without clipping 16-bit data."""
+    mode = img.mode
+    if mode == "RGB":
+        return img, None
+    if mode == "RGBA":
+        r, g, b, a = img.split()
+        return Image.merge("RGB", (r, g, b)), a
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # Pillow's convert("L") clips 16-bit values at 255; scale instead.
+        arr = np.asarray(img, dtype=np.uint32)
+        peak = 65535 if mode.startswith("I;16") or arr.max() > 255 else 255
+        grey = (arr * 255 + peak // 2) // peak
+        return Image.fromarray(grey.astype(np.uint8), "L").convert("RGB"), None
+    if mode == "F":
+        arr = np.nan_to_num(np.asarray(img, dtype=np.float32))
+        peak = float(arr.max()) or 1.0
+        grey = np.clip(arr / peak * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB"), None
+    if mode in ("LA", "PA") or (mode == "P" and "transparency" in img.info) or (
+        mode in ("L", "RGB") and "transparency" in img.info
+    ):
+        rgba = img.convert("RGBA")
+        r, g, b, a = rgba.split()
+        return Image.merge("RGB", (r, g, b)), a
+    return img.convert("RGB"), None
+
+
+def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Open, check size, load, apply EXIF orientation and convert to 8-bit RGB.
+
+    Raises :class:`DecodeError` with a one-line reason for anything unusable.
+    """
+    path = Path(path)
+    notes: list[str] = []
+    heif_ready = _register_heif(path)
+    try:
+        with warnings.catch_warnings():
+            # We enforce our own pixel limit below, before any pixel is decoded.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                width, height = img.size
+                if width * height > max_pixels:
+                    raise DecodeError(
+                        path,
+                        f"{width}x{height} is {width * height / 1e6:.0f} MP, above the "
+                        f"{max_pixels / 1e6:.0f} MP limit (raise it with --max-pixels)",
+                    )
+                frames = getattr(img, "n_frames", 1)
+                if frames > 1:
+                    notes.append(f"{frames} frames: used the first")
+                img.seek(0)
+                img.load()
+                img = ImageOps.exif_transpose(img) or img
+                rgb, alpha = to_rgb8(img)
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(path, f"image too large: {exc}") from exc
+    except FileNotFoundError:
+        raise DecodeError(path, "file not found") from None
+    except IsADirectoryError:
+        raise DecodeError(path, "is a directory") from None
+    except PermissionError:
+        raise DecodeError(path, "permission denied") from None
+    except UnidentifiedImageError:
+        if path.suffix.lower() in _HEIF_SUFFIXES and not heif_ready:
+            raise DecodeError(
+                path, "HEIC/HEIF needs the optional plugin: pip install 'alphacut[heic]'"
+            ) from None
+        size = _file_size(path)
+        reason = "empty file" if size == 0 else "not a recognised image format"
+        raise DecodeError(path, reason) from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        # Pillow reports truncation, bad CRCs and broken headers through these.
+        text = str(exc).strip() or exc.__class__.__name__
+        raise DecodeError(path, f"broken or truncated image ({text})") from None
+    except MemoryError:
+        raise DecodeError(path, "not enough memory to decode") from None
+    if rgb.width < 1 or rgb.height < 1:
+        raise DecodeError(path, "image has no pixels")
+    return DecodedImage(path=path, rgb=rgb, alpha=alpha, notes=notes)
+
+
+def _file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return -1
+
+
+def model_input_rgb(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
+    """Shrink a full-resolution RGB image to the model's ``(height, width)`` cheaply.
+
+    ``reduce()`` (box averaging by an integer factor, in C) brings a camera-size photo near
+    twice the target first, so the final bilinear resize does little work and does not alias.
+    """
+    height, width = size
+    factor = min(rgb.width // (2 * width), rgb.height // (2 * height))
+    small = rgb.reduce(factor) if factor >= 2 else rgb
+    if small.size != (width, height):
+        small = small.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(small, dtype=np.uint8)

@@ -1,0 +1,133 @@
+"""Finding input images and planning where each output goes."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from alphacut.errors import InputError, OutputError
+from alphacut.pipeline.decode import is_image_name
+from alphacut.pipeline.output import OutputOptions
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and the output path planned for it."""
+
+    source: Path
+    dest: Path
+
+
+@dataclass(frozen=True)
+class InputProblem:
+    """An input that could not even be listed (missing path, loop, unreadable folder)."""
+
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path | InputProblem]:
+    """Image files under ``root``, sorted, following symlinks without looping."""
+    seen: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = folder.stat()
+        except OSError as exc:
+            yield InputProblem(folder, f"cannot read folder: {exc.strerror or exc}")
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen:
+            yield InputProblem(folder, "symlink loop: folder already visited, skipped")
+            continue
+        seen.add(key)
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as exc:
+            yield InputProblem(folder, f"cannot read folder: {exc.strerror or exc}")
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_dir = entry.is_dir()
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if recursive and (skip is None or path.resolve() != skip):
+                    subdirs.append(path)
+            elif is_image_name(path):
+                yield path
+        stack.extend(reversed(subdirs))
+
+
+def _dest_for(source: Path, root: Path, out_dir: Path, options: OutputOptions) -> Path:
+    """``OUT/<source relative to root>/<stem><suffix>``, never outside ``out_dir``."""
+    rel = source.relative_to(root) if source != root else Path(source.name)
+    parts = [p for p in rel.parent.parts if p not in ("", ".", "..", os.sep)]
+    dest = out_dir.joinpath(*parts, rel.stem + options.suffix())
+    out_real = out_dir.resolve()
+    if out_real not in dest.resolve().parents:
+        raise OutputError(dest, "output path would escape the output folder")
+    return dest
+
+
+def plan_jobs(
+    inputs: Iterable[Path],
+    out_dir: Path,
+    options: OutputOptions,
+    *,
+    recursive: bool = False,
+) -> tuple[list[Job], list[InputProblem]]:
+    """Expand files and folders into jobs; problems are returned, not raised.
+
+    Files named directly are always tried (a bad one gets its own error line); folders
+    contribute image files by extension. The output folder is never read as input.
+    """
+    jobs: list[Job] = []
+    problems: list[InputProblem] = []
+    out_real = out_dir.resolve()
+    seen_dest: dict[Path, Path] = {}
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            root = path
+            found: Iterable[Path | InputProblem] = _walk(path, recursive, out_real)
+        elif path.exists() or path.is_symlink():
+            root = path.parent
+            found = [path]
+        else:
+            problems.append(InputProblem(path, "no such file or folder"))
+            continue
+        for item in found:
+            if isinstance(item, InputProblem):
+                problems.append(item)
+                continue
+            try:
+                dest = _dest_for(item, root, out_dir, options)
+            except OutputError as exc:
+                problems.append(InputProblem(item, exc.reason))
+                continue
+            if dest.resolve() == item.resolve():
+                problems.append(InputProblem(item, "output would overwrite the input; skipped"))
+                continue
+            if dest in seen_dest:
+                problems.append(
+                    InputProblem(item, f"same output name as {seen_dest[dest]}: {dest}; skipped")
+                )
+                continue
+            seen_dest[dest] = item
+            jobs.append(Job(source=item, dest=dest))
+    return jobs, problems
+
+
+def input_error(problem: InputProblem) -> InputError:
+    return InputError(problem.path, problem.reason)

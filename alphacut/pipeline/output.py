@@ -1,0 +1,201 @@
+"""Turning a cutout into an output file: format, background, crop, naming and atomic writes."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageColor
+
+from alphacut.errors import OutputError, OutputExistsError
+
+OutputFormat = Literal["png", "webp", "webp-lossy", "jpg"]
+ExistingPolicy = Literal["error", "skip", "overwrite"]
+FORMATS: tuple[str, ...] = ("png", "webp", "webp-lossy", "jpg")
+_SUFFIX = {"png": ".png", "webp": ".webp", "webp-lossy": ".webp", "jpg": ".jpg"}
+TEMP_MARK = ".alphacut-tmp"
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What to write for each image."""
+
+    format: OutputFormat = "png"
+    quality: int = 90  # lossy WebP and JPEG
+    mask_only: bool = False
+    bg: tuple[int, int, int] | None = None
+    bg_image: Path | None = None
+    crop_margin: int | None = None  # None: no crop; otherwise pixels of margin around the subject
+    existing: ExistingPolicy = "error"
+    png_compress_level: int = 1
+    webp_method: int = 0
+
+    def suffix(self) -> str:
+        return ".png" if self.mask_only and self.format != "jpg" else _SUFFIX[self.format]
+
+    def validate(self) -> None:
+        """Reject combinations that cannot produce a sensible file."""
+        from alphacut.errors import ConfigError
+
+        if self.format not in FORMATS:
+            raise ConfigError(f"unknown format {self.format!r}; use one of {', '.join(FORMATS)}")
+        if self.format == "jpg" and not (self.bg or self.bg_image or self.mask_only):
+            raise ConfigError("JPEG has no transparency: add --bg COLOR, --bg-image or --mask-only")
+        if not 1 <= self.quality <= 100:
+            raise ConfigError("--quality must be between 1 and 100")
+
+
+def parse_color(text: str) -> tuple[int, int, int]:
+    """``'#ffffff'``, ``'white'``, ``'rgb(0,0,0)'`` -> an RGB triple."""
+    from alphacut.errors import ConfigError
+
+    try:
+        rgb = ImageColor.getrgb(text)
+    except ValueError:
+        raise ConfigError(f"cannot parse colour {text!r}; try '#ffffff' or 'white'") from None
+    return rgb[0], rgb[1], rgb[2]
+
+
+def subject_box(alpha: Image.Image, margin: int) -> tuple[int, int, int, int] | None:
+    """Bounding box of pixels with alpha above ~5%, widened by ``margin`` and clipped."""
+    box = alpha.point(lambda v: 255 if v > 12 else 0).getbbox()
+    if box is None:
+        return None
+    left, top, right, bottom = box
+    return (
+        max(0, left - margin),
+        max(0, top - margin),
+        min(alpha.width, right + margin),
+        min(alpha.height, bottom + margin),
+    )
+
+
+def _cover(bg: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Scale and centre-crop ``bg`` so it covers ``size`` (like CSS background-size: cover)."""
+    width, height = size
+    scale = max(width / bg.width, height / bg.height)
+    resized = bg.convert("RGB").resize(
+        (max(width, round(bg.width * scale)), max(height, round(bg.height * scale))),
+        Image.Resampling.BILINEAR,
+    )
+    left = (resized.width - width) // 2
+    top = (resized.height - height) // 2
+    return resized.crop((left, top, left + width, top + height))
+
+
+def render(
+    rgb: Image.Image,
+    alpha: Image.Image,
+    options: OutputOptions,
+    *,
+    background: Image.Image | None = None,
+) -> Image.Image:
+    """Compose the output image (RGBA cutout, flattened on a background, or the mask)."""
+    if options.crop_margin is not None:
+        box = subject_box(alpha, options.crop_margin)
+        if box is not None:
+            rgb, alpha = rgb.crop(box), alpha.crop(box)
+            if background is not None:
+                background = background.crop(box)
+    if options.mask_only:
+        return alpha
+    if background is not None or options.bg is not None:
+        base = background if background is not None else Image.new("RGB", rgb.size, options.bg)
+        if base.size != rgb.size:
+            base = _cover(base, rgb.size)
+        return Image.composite(rgb, base, alpha)
+    out = rgb.copy()
+    out.putalpha(alpha)
+    return out
+
+
+def load_background(options: OutputOptions, size: tuple[int, int]) -> Image.Image | None:
+    """The ``--bg-image`` scaled to cover ``size``, or None."""
+    if options.bg_image is None:
+        return None
+    with Image.open(options.bg_image) as bg:
+        return _cover(bg, size)
+
+
+def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, object]]:
+    """Pillow format name and save() keyword arguments for ``options``."""
+    if options.mask_only and options.format != "jpg":
+        return "PNG", {"compress_level": options.png_compress_level}
+    if options.format == "png":
+        return "PNG", {"compress_level": options.png_compress_level}
+    if options.format == "webp":
+        return "WEBP", {"lossless": True, "method": options.webp_method, "quality": 0}
+    if options.format == "webp-lossy":
+        return "WEBP", {"quality": options.quality, "method": 4, "exact": False}
+    return "JPEG", {"quality": options.quality}
+
+
+def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
+    """Encode ``image`` to a temp file beside ``path`` and rename it into place.
+
+    A crash or kill leaves either the old file or the new one, never a partial file; the
+    temp name carries the pid so a later run can clean up after a dead one.
+    Returns the number of bytes written.
+    """
+    fmt, params = encode_params(options, image.mode)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_MARK, dir=path.parent
+        )
+    except OSError as exc:
+        raise OutputError(path, f"cannot write: {exc.strerror or exc}") from None
+    tmp_path = Path(tmp)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            image.save(fh, format=fmt, **params)
+        if options.existing != "overwrite" and path.exists():
+            raise OutputExistsError(path, "exists (use --overwrite or --skip-existing)")
+        os.replace(tmp_path, path)
+    except OutputError:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        tmp_path.unlink(missing_ok=True)
+        raise OutputError(path, f"cannot write: {exc.strerror or exc}") from None
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return path.stat().st_size
+
+
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\..+" + re.escape(TEMP_MARK) + "$")
+
+
+def clean_stray_temps(folder: Path) -> list[Path]:
+    """Remove temp files left in ``folder`` by alphacut processes that are no longer alive."""
+    import psutil
+
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP_RE.match(entry.name)
+        if not match or not entry.is_file():
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and psutil.pid_exists(pid):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def alpha_array(alpha: Image.Image) -> np.ndarray:
+    """The alpha channel as a ``(H, W) uint8`` array."""
+    return np.asarray(alpha, dtype=np.uint8)

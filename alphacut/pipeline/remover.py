@@ -1,0 +1,159 @@
+"""The Remover: one model, one inference session, reused for every image."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from alphacut.accel import Runner, open_runner
+from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec, get_model
+from alphacut.models.recipes import Recipe, recipe_for
+from alphacut.models.store import ModelStore
+from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
+from alphacut.pipeline.matte import RefineMode, make_alpha
+
+
+@dataclass
+class StageTimings:
+    """Milliseconds spent in each stage for one image."""
+
+    decode: float = 0.0
+    preprocess: float = 0.0
+    inference: float = 0.0
+    postprocess: float = 0.0
+    encode: float = 0.0
+
+    @property
+    def total(self) -> float:
+        return self.decode + self.preprocess + self.inference + self.postprocess + self.encode
+
+    def as_dict(self) -> dict[str, float]:
+        return {
+            "decode": round(self.decode, 2),
+            "preprocess": round(self.preprocess, 2),
+            "inference": round(self.inference, 2),
+            "postprocess": round(self.postprocess, 2),
+            "encode": round(self.encode, 2),
+            "total": round(self.total, 2),
+        }
+
+
+@dataclass
+class Cutout:
+    """The result for one image: original RGB, full-resolution alpha, and the raw mask."""
+
+    rgb: Image.Image  # mode "RGB", exactly the decoded pixels
+    alpha: Image.Image  # mode "L", same size as rgb
+    mask: np.ndarray  # (h, w) float32 in 0..1 at model resolution
+    provider: str
+    timings: StageTimings = field(default_factory=StageTimings)
+    notes: list[str] = field(default_factory=list)
+
+    def rgba(self) -> Image.Image:
+        out = self.rgb.copy()
+        out.putalpha(self.alpha)
+        return out
+
+
+@dataclass(frozen=True)
+class RemoveOptions:
+    """How masks are turned into alpha."""
+
+    refine: RefineMode = "none"
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def _ms(start: float) -> float:
+    return (time.perf_counter() - start) * 1000.0
+
+
+class Remover:
+    """Background removal with one model on one adapter; create once, call many times."""
+
+    def __init__(
+        self, spec: ModelSpec, runner: Runner, options: RemoveOptions | None = None
+    ) -> None:
+        self.spec = spec
+        self.runner = runner
+        self.options = options or RemoveOptions()
+        self.recipe: Recipe = recipe_for(spec)
+
+    @classmethod
+    def open(
+        cls,
+        model: str = DEFAULT_MODEL,
+        *,
+        provider: str = "auto",
+        strict: bool = False,
+        threads: int | None = None,
+        options: RemoveOptions | None = None,
+        store: ModelStore | None = None,
+        model_path: Path | None = None,
+    ) -> Remover:
+        """Open a verified cached model (never downloads) on the requested provider."""
+        spec = get_model(model)
+        path = model_path or (store or ModelStore()).locate(model)
+        runner = open_runner(path, provider=provider, strict=strict, threads=threads)
+        return cls(spec, runner, options)
+
+    @property
+    def provider(self) -> str:
+        return self.runner.adapter.label
+
+    def prepare(self, rgb: Image.Image) -> np.ndarray:
+        """Full-resolution RGB -> model input tensor."""
+        small = model_input_rgb(rgb, self.spec.input_size)
+        return self.recipe.preprocess(self.spec, small)
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        """Model input tensor -> soft mask at model resolution."""
+        return self.recipe.postprocess(self.runner.run(tensor))
+
+    def predict_mask(self, rgb: Image.Image) -> np.ndarray:
+        """The model's soft mask (model resolution) for an RGB image; used for previews."""
+        return self.infer(self.prepare(rgb))
+
+    def finish(
+        self, decoded: DecodedImage, mask: np.ndarray, timings: StageTimings
+    ) -> Cutout:
+        """Mask -> full-resolution alpha (refined as configured), combined with input alpha."""
+        start = time.perf_counter()
+        alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
+        if decoded.alpha is not None:
+            # A pixel the input already made transparent stays transparent.
+            from PIL import ImageChops
+
+            alpha = ImageChops.multiply(alpha, decoded.alpha)
+        timings.postprocess = _ms(start)
+        return Cutout(
+            rgb=decoded.rgb,
+            alpha=alpha,
+            mask=mask,
+            provider=self.provider,
+            timings=timings,
+            notes=list(decoded.notes),
+        )
+
+    def remove(self, image: Image.Image | Path | str) -> Cutout:
+        """Remove the background of one image (a path or a Pillow image)."""
+        timings = StageTimings()
+        start = time.perf_counter()
+        if isinstance(image, (str, Path)):
+            decoded = decode(Path(image), max_pixels=self.options.max_pixels)
+        else:
+            from alphacut.pipeline.decode import to_rgb8
+
+            rgb, alpha = to_rgb8(image)
+            decoded = DecodedImage(path=Path("<memory>"), rgb=rgb, alpha=alpha)
+        timings.decode = _ms(start)
+        start = time.perf_counter()
+        tensor = self.prepare(decoded.rgb)
+        timings.preprocess = _ms(start)
+        start = time.perf_counter()
+        mask = self.infer(tensor)
+        timings.inference = _ms(start)
+        return self.finish(decoded, mask, timings)
