@@ -1,0 +1,1 @@
+"""Sub-commands of the ``alphacut`` CLI, one module each (see ``alphacut.cli``)."""
