@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -19,6 +19,7 @@ ExistingPolicy = Literal["error", "skip", "overwrite"]
 FORMATS: tuple[str, ...] = ("png", "webp", "webp-lossy", "jpg")
 _SUFFIX = {"png": ".png", "webp": ".webp", "webp-lossy": ".webp", "jpg": ".jpg"}
 TEMP_MARK = ".alphacut-tmp"
+_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True)
@@ -143,14 +144,14 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
     Returns the number of bytes written.
     """
     fmt, params = encode_params(options, image.mode)
+    tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_MARK}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_MARK, dir=path.parent
-        )
+        # os.open with 0o666 lets the umask decide permissions, as for any file the user makes;
+        # O_EXCL guarantees we never write into somebody else's file.
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
     except OSError as exc:
         raise OutputError(path, f"cannot write: {exc.strerror or exc}") from None
-    tmp_path = Path(tmp)
     try:
         with os.fdopen(fd, "wb") as fh:
             image.save(fh, format=fmt, **params)
@@ -169,7 +170,7 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
     return path.stat().st_size
 
 
-_TEMP_RE = re.compile(r"^\..+\.(\d+)\..+" + re.escape(TEMP_MARK) + "$")
+_TEMP_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}" + re.escape(TEMP_MARK) + "$")
 
 
 def clean_stray_temps(folder: Path) -> list[Path]:

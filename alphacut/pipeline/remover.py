@@ -64,6 +64,7 @@ class RemoveOptions:
     """How masks are turned into alpha."""
 
     refine: RefineMode = "none"
+    decontaminate: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
@@ -128,9 +129,14 @@ class Remover:
             from PIL import ImageChops
 
             alpha = ImageChops.multiply(alpha, decoded.alpha)
+        rgb = decoded.rgb
+        if self.options.decontaminate:
+            from alphacut.pipeline.refine import decontaminate
+
+            rgb = decontaminate(rgb, alpha)
         timings.postprocess = _ms(start)
         return Cutout(
-            rgb=decoded.rgb,
+            rgb=rgb,
             alpha=alpha,
             mask=mask,
             provider=self.provider,

@@ -1,0 +1,144 @@
+"""``alphacut remove``: the headless batch job."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_OUT = "cutouts"
+
+
+def register(sub: Any) -> None:
+    """Add the ``remove`` sub-command."""
+    p = sub.add_parser(
+        "remove",
+        help="remove backgrounds from images and folders",
+        description=(
+            "Remove the background of each image and write cutouts to OUT, keeping the input "
+            "folder tree. Inputs are never overwritten; every write is a temp file then a rename."
+        ),
+    )
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
+    p.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUT), metavar="OUT",
+                   help=f"output folder (default: ./{DEFAULT_OUT})")
+    p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
+    add_engine_options(p)
+    add_output_options(p)
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON object per image (and a summary) on stdout")
+    p.set_defaults(func=run)
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by every command that runs the model."""
+    p.add_argument("--model", default="u2netp", help="model name (see 'alphacut models list')")
+    p.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]",
+                   help="auto | cpu | openvino[:CPU|GPU|NPU] | directml[:ID] | cuda[:ID]")
+    p.add_argument("--strict", action="store_true",
+                   help="a forced --provider that is missing or fails is an error, not a fallback")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU inference threads (default: physical cores)")
+    p.add_argument("--refine", choices=("none", "guided", "matting"), default=None,
+                   help="edge refinement at full resolution (default: the measured best)")
+    p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=None,
+                   help="estimate true foreground colour at soft edges (changes edge RGB)")
+    p.add_argument("--max-pixels", type=float, default=100.0, metavar="MP",
+                   help="refuse images above this many megapixels (default: 100)")
+
+
+def add_output_options(p: argparse.ArgumentParser) -> None:
+    """Options that shape the written files."""
+    p.add_argument("--format", choices=("png", "webp", "webp-lossy", "jpg"), default="png")
+    p.add_argument("--quality", type=int, default=90, help="quality for webp-lossy and jpg")
+    p.add_argument("--mask-only", action="store_true", help="write the alpha mask (8-bit grey)")
+    p.add_argument("--bg", metavar="COLOR", help="flatten onto a colour, e.g. '#ffffff'")
+    p.add_argument("--bg-image", type=Path, metavar="FILE",
+                   help="flatten onto an image (scaled to cover the frame)")
+    p.add_argument("--crop", nargs="?", type=int, const=0, default=None, metavar="MARGIN",
+                   help="crop to the subject, with MARGIN pixels around it")
+    p.add_argument("--png-level", type=int, default=None, metavar="0-9",
+                   help="PNG compression level (default: 1, measured fastest for its size)")
+    policy = p.add_mutually_exclusive_group()
+    policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
+    policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+
+
+def output_options(args: argparse.Namespace) -> Any:
+    """Build validated OutputOptions from parsed arguments."""
+    from alphacut.pipeline.output import OutputOptions, parse_color
+
+    kwargs: dict[str, Any] = {
+        "format": args.format,
+        "quality": args.quality,
+        "mask_only": args.mask_only,
+        "bg": parse_color(args.bg) if args.bg else None,
+        "bg_image": args.bg_image,
+        "crop_margin": args.crop,
+        "existing": "skip" if args.skip_existing else "overwrite" if args.overwrite else "error",
+    }
+    if args.png_level is not None:
+        kwargs["png_compress_level"] = args.png_level
+    options = OutputOptions(**kwargs)
+    options.validate()
+    return options
+
+
+def remove_options(args: argparse.Namespace) -> Any:
+    """Build RemoveOptions from parsed arguments (unset values keep the measured defaults)."""
+    from alphacut.pipeline.remover import RemoveOptions
+
+    kwargs: dict[str, Any] = {"max_pixels": int(args.max_pixels * 1_000_000)}
+    if args.refine is not None:
+        kwargs["refine"] = args.refine
+    if args.decontaminate is not None:
+        kwargs["decontaminate"] = args.decontaminate
+    return RemoveOptions(**kwargs)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan, run and summarise a batch; exit 0 if all done, 1 if any failed, 2 on usage errors."""
+    from alphacut.errors import ConfigError
+    from alphacut.report import BatchReporter
+
+    try:
+        out_opts = output_options(args)
+        rm_opts = remove_options(args)
+    except ConfigError as exc:
+        print(f"alphacut remove: error: {exc}", file=sys.stderr)
+        return 2
+    from alphacut.pipeline.jobs import plan_jobs
+
+    jobs, problems = plan_jobs(args.paths, args.output, out_opts, recursive=args.recursive)
+    reporter = BatchReporter(json_lines=args.json)
+    for problem in problems:
+        reporter.problem(str(problem))
+    if not jobs:
+        reporter.summary_line(0, 0, len(problems), [])
+        return 1 if problems else 0
+    from alphacut.pipeline.batch import BatchRunner
+    from alphacut.pipeline.remover import Remover
+
+    remover = Remover.open(
+        args.model,
+        provider=args.provider,
+        strict=args.strict,
+        threads=args.threads,
+        options=rm_opts,
+    )
+    reporter.started(len(jobs), remover.provider)
+    failed = len(problems)
+    done = skipped = 0
+    with reporter.progress(len(jobs)) as advance:
+        for result in BatchRunner(remover, out_opts).run(jobs):
+            advance(result)
+            if result.status == "done":
+                done += 1
+            elif result.status == "skipped":
+                skipped += 1
+            else:
+                failed += 1
+    events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
+    reporter.summary_line(done, skipped, failed, events)
+    return 1 if failed else 0

@@ -1,0 +1,119 @@
+"""Console reporting for batch runs: Rich progress on a terminal, plain lines when piped, JSON lines."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, TextIO
+
+if TYPE_CHECKING:
+    from alphacut.pipeline.batch import JobResult
+
+
+class BatchReporter:
+    """Prints what happens in a batch: errors as ``path: reason`` lines on stderr, always."""
+
+    def __init__(
+        self,
+        *,
+        json_lines: bool = False,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+    ) -> None:
+        self.json_lines = json_lines
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.interactive = self.err.isatty() and not json_lines
+        self._start = time.perf_counter()
+        self._failures: list[str] = []
+
+    def problem(self, line: str) -> None:
+        """One input that failed before processing (missing path, loop, bad name)."""
+        self._failures.append(line)
+        print(f"error: {line}", file=self.err)
+        if self.json_lines:
+            self._emit({"type": "image", "input": line.split(": ", 1)[0], "status": "failed",
+                        "error": line.split(": ", 1)[-1]})
+
+    def started(self, total: int, provider: str) -> None:
+        self._start = time.perf_counter()
+        if not self.json_lines:
+            print(f"alphacut: {total} image(s) on {provider}", file=self.err)
+
+    @contextmanager
+    def progress(self, total: int) -> Iterator[Callable[[JobResult], None]]:
+        """Context yielding ``advance(result)``; draws a Rich bar on a terminal."""
+        if not self.interactive:
+            yield self._plain
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(file=self.err)
+        with Progress(
+            TextColumn("[bold]removing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=False,
+        ) as bar:
+            task = bar.add_task("remove", total=total, rate="")
+
+            def advance(result: JobResult) -> None:
+                self._record(result, console.print)
+                elapsed = time.perf_counter() - self._start
+                done = bar.tasks[0].completed + 1
+                bar.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
+
+            yield advance
+
+    def _plain(self, result: JobResult) -> None:
+        self._record(result, lambda line: print(line, file=self.err))
+
+    def _record(self, result: JobResult, say: Callable[[str], None]) -> None:
+        if self.json_lines:
+            self._emit({"type": "image", **result.as_dict()})
+        if result.status == "failed":
+            line = f"{result.job.source}: {result.error}"
+            self._failures.append(line)
+            say(f"error: {line}")
+        elif not self.json_lines and not self.interactive:
+            detail = f"{result.timings.total:.0f} ms" if result.status == "done" else result.status
+            say(f"{result.job.source} -> {result.job.dest} ({detail})")
+        for note in result.notes:
+            say(f"note: {result.job.source}: {note}")
+
+    def summary_line(self, done: int, skipped: int, failed: int, events: list[str]) -> None:
+        """The closing summary: counts, fallback events and the failures again."""
+        elapsed = time.perf_counter() - self._start
+        rate = done / elapsed if elapsed > 0 and done else 0.0
+        if self.json_lines:
+            self._emit({"type": "summary", "done": done, "skipped": skipped, "failed": failed,
+                        "seconds": round(elapsed, 3), "images_per_s": round(rate, 3),
+                        "fallback": events, "failures": self._failures})
+            return
+        print(f"done {done}, skipped {skipped}, failed {failed} in {elapsed:.1f} s "
+              f"({rate:.2f} images/s)", file=self.err)
+        for event in events:
+            print(f"fallback: {event}", file=self.err)
+        if self._failures:
+            print("failed:", file=self.err)
+            for line in self._failures:
+                print(f"  {line}", file=self.err)
+
+    def _emit(self, record: dict[str, object]) -> None:
+        print(json.dumps(record, ensure_ascii=False), file=self.out, flush=True)
