@@ -1,0 +1,185 @@
+"""The Textual application: session state (settings, model) and the entry point ``run_app``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from textual import work
+from textual.app import App, SystemCommand
+from textual.screen import Screen
+
+from alphacut.config import Settings, save_settings
+from alphacut.errors import AlphacutError, ConfigError
+from alphacut.models.catalogue import get_model
+from alphacut.models.store import ModelStore
+from alphacut.paths import AppPaths
+from alphacut.pipeline.output import OutputOptions, parse_color
+from alphacut.pipeline.remover import Remover
+
+# Imported before the app starts: textual-image asks the terminal what it supports at import.
+from alphacut.tui import graphics as _graphics  # noqa: F401
+from alphacut.tui import messages as msg
+from alphacut.tui.screens.main import MainScreen
+
+DEFAULT_OUTPUT_NAME = "alphacut-out"
+
+
+def _bench_screen_factory() -> Callable[[], Screen] | None:
+    """The benchmark screen's class when that feature is installed, else None (``b`` hidden)."""
+    try:
+        from alphacut.tui.bench_screen import BenchScreen  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return BenchScreen
+
+
+class AlphacutApp(App[int]):
+    """Browse a folder, preview masks, run batches. Settings persist in ``settings_path``."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "alphacut"
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        settings: Settings | None = None,
+        settings_path: Path | None = None,
+        output_dir: Path | None = None,
+        paths: AppPaths | None = None,
+        remover: Remover | None = None,
+        live_stats: bool = True,
+        exit_when_idle: bool = False,
+    ) -> None:
+        super().__init__()
+        self.directory = directory.resolve()
+        self.settings = settings or Settings()
+        self.settings_path = settings_path
+        self.cli_output_dir = output_dir.resolve() if output_dir else None
+        self.paths = paths or AppPaths.from_env()
+        self.remover: Remover | None = remover
+        self.model_error = ""
+        self.live_stats = live_stats
+        self.exit_when_idle = exit_when_idle
+        self.bench_screen = _bench_screen_factory()
+        # Set by the main screen: called whenever ``remover`` or ``model_error`` changes.
+        self.remover_changed: Callable[[], None] = lambda: None
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen(self.directory))
+
+    # -- settings ---------------------------------------------------------------------------
+    def update_settings(self, **changes: object) -> None:
+        """Apply and persist ``changes``; a write failure is shown, never fatal."""
+        self.settings = self.settings.with_changes(**changes)
+        if self.settings_path is None:
+            return
+        try:
+            save_settings(self.settings, self.settings_path)
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error")
+
+    def output_dir(self, ignore_cli: bool = False) -> Path:
+        """Where outputs go: ``-o`` beats the settings file, which beats ``DIR/alphacut-out``."""
+        if self.cli_output_dir is not None and not ignore_cli:
+            return self.cli_output_dir
+        if self.settings.output_dir:
+            return Path(self.settings.output_dir).expanduser().resolve()
+        return self.directory / DEFAULT_OUTPUT_NAME
+
+    def background_rgb(self) -> tuple[int, int, int] | None:
+        return parse_color(self.settings.background) if self.settings.background else None
+
+    def output_options(self) -> OutputOptions:
+        s = self.settings
+        options = OutputOptions(
+            format=s.format,  # type: ignore[arg-type]
+            bg=self.background_rgb(),
+            crop_margin=None if s.crop_margin < 0 else s.crop_margin,
+            existing=s.existing,  # type: ignore[arg-type]
+        )
+        options.validate()
+        return options
+
+    def model_file(self) -> tuple[Path | None, tuple[int, ...]]:
+        """The verified model file (or None) and its input shape, for adapter probes."""
+        spec = get_model(self.settings.model)
+        try:
+            path = ModelStore(self.paths).locate(spec.name)
+        except AlphacutError:
+            return None, ()
+        return path, (1, 3, *spec.input_size)
+
+    # -- model --------------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, group="model")
+    def load_model(self) -> None:
+        """Open the model on the preferred provider, once; previews and runs reuse it."""
+        try:
+            remover = Remover.open(
+                self.settings.model,
+                provider=self.settings.provider,
+                store=ModelStore(self.paths),
+            )
+        except AlphacutError as exc:
+            self.post_message(msg.ModelFailed(str(exc)))
+            return
+        self.post_message(msg.ModelReady(remover))
+
+    def on_model_ready(self, event: msg.ModelReady) -> None:
+        self.remover = event.remover
+        self.model_error = ""
+        self.remover_changed()
+
+    def on_model_failed(self, event: msg.ModelFailed) -> None:
+        self.model_error = event.error
+        self.remover_changed()
+
+    # -- command palette ----------------------------------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
+        if main is not None and screen is main:
+            yield from main.palette_commands()
+
+
+def run_app(
+    directory: Path,
+    *,
+    output_dir: Path | None = None,
+    model: str = "",
+    provider: str = "",
+    graphics: str | None = None,
+) -> int:
+    """Open the UI on ``directory``; settings come from the config file, arguments win.
+
+    Explicit ``model``/``provider``/``graphics`` are saved as the new preference, as the
+    ``g`` key and the pickers do.
+    """
+    from alphacut.config import load_settings
+
+    paths = AppPaths.from_env()
+    settings = load_settings(paths.config_file)
+    changes: dict[str, str] = {}
+    if model:
+        get_model(model)  # unknown names fail here with the catalogue's message
+        changes["model"] = model
+    if provider:
+        changes["provider"] = provider
+    if graphics:
+        changes["graphics"] = graphics
+    if changes:
+        settings = settings.with_changes(**changes)
+        settings.validate("command line")
+        save_settings(settings, paths.config_file)
+    if not directory.is_dir():
+        raise ConfigError(f"{directory}: not a folder")
+    app = AlphacutApp(
+        directory,
+        settings=settings,
+        settings_path=paths.config_file,
+        output_dir=output_dir,
+        paths=paths,
+    )
+    result = app.run()
+    return int(result or 0)

@@ -1,0 +1,82 @@
+"""Messages that thread workers post back to the UI thread."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from textual.message import Message
+
+from alphacut.pipeline.batch import JobResult
+from alphacut.pipeline.jobs import Job
+from alphacut.pipeline.remover import Remover
+from alphacut.tui.adapter_choices import AdapterProbe
+from alphacut.tui.preview_images import PreviewSource
+
+
+class ModelReady(Message):
+    def __init__(self, remover: Remover) -> None:
+        super().__init__()
+        self.remover = remover
+
+
+class ModelFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class ProbesDone(Message):
+    def __init__(self, probes: list[AdapterProbe]) -> None:
+        super().__init__()
+        self.probes = probes
+
+
+class PreviewLoaded(Message):
+    """The downscaled photo is ready (the mask may follow in :class:`PreviewMasked`)."""
+
+    def __init__(self, source: PreviewSource) -> None:
+        super().__init__()
+        self.source = source
+
+
+class PreviewMasked(Message):
+    def __init__(self, path: Path, mask: np.ndarray) -> None:
+        super().__init__()
+        self.path = path
+        self.mask = mask
+
+
+class PreviewFailed(Message):
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__()
+        self.path = path
+        self.reason = reason
+
+
+class MarksFound(Message):
+    """Result of a recursive mark (``A``)."""
+
+    def __init__(self, paths: list[Path]) -> None:
+        super().__init__()
+        self.paths = paths
+
+
+class JobStarted(Message):
+    def __init__(self, index: int, job: Job) -> None:
+        super().__init__()
+        self.index = index
+        self.job = job
+
+
+class JobFinished(Message):
+    def __init__(self, result: JobResult) -> None:
+        super().__init__()
+        self.result = result
+
+
+class BatchFinished(Message):
+    def __init__(self, cancelled: bool, error: str = "") -> None:
+        super().__init__()
+        self.cancelled = cancelled
+        self.error = error

@@ -1,0 +1,1 @@
+"""Modal screens: help, adapter picker, output settings, quit confirmation."""

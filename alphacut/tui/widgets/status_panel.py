@@ -1,0 +1,50 @@
+"""The status panel: adapter, speed, memory, temperature and the batch progress bar."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import ProgressBar, Static
+
+
+def _mib(value: int) -> str:
+    return f"{value / 2**20:.0f} MiB"
+
+
+class StatusPanel(Vertical):
+    """Read-only numbers about the session; the app pushes updates into it."""
+
+    def compose(self) -> ComposeResult:
+        yield Static("adapter: loading model…", id="status-adapter")
+        yield Static("latency: –   images/s: –", id="status-speed")
+        yield Static("RSS: –   temp: n/a", id="status-memory")
+        yield Static("", id="status-events")
+        yield ProgressBar(total=None, show_eta=True, id="status-progress")
+        yield Static("", id="status-run")
+
+    def set_adapter(self, text: str) -> None:
+        self.query_one("#status-adapter", Static).update(text)
+
+    def set_speed(self, last_ms: float | None, avg_ms: float | None, per_s: float | None) -> None:
+        last = f"{last_ms:.0f} ms" if last_ms is not None else "–"
+        avg = f"{avg_ms:.0f} ms" if avg_ms is not None else "–"
+        rate = f"{per_s:.2f}" if per_s is not None else "–"
+        self.query_one("#status-speed", Static).update(
+            f"latency: last {last}, avg {avg}   images/s: {rate}"
+        )
+
+    def set_memory(self, rss: int, peak: int, temperature: float | None) -> None:
+        temp = f"{temperature:.0f} °C" if temperature is not None else "n/a"
+        self.query_one("#status-memory", Static).update(
+            f"RSS: {_mib(rss)} (peak {_mib(peak)})   temp: {temp}"
+        )
+
+    def set_events(self, text: str) -> None:
+        self.query_one("#status-events", Static).update(text)
+
+    def set_progress(self, total: int | None, done: int) -> None:
+        bar = self.query_one("#status-progress", ProgressBar)
+        bar.update(total=total, progress=done)
+
+    def set_run(self, text: str) -> None:
+        self.query_one("#status-run", Static).update(text)
