@@ -1,118 +1,227 @@
-"""A reusable inference session with verification and CPU fallback."""
+"""A reusable inference session with verification and runtime CPU fallback.
+
+:func:`open_runner` chooses an adapter (forced, or ``auto`` from cached probes and a
+quick verified start), and the :class:`Runner` it returns runs every image of a
+batch. If an accelerated run raises or returns NaN, the adapter is marked lost, one
+CPU session is made, the same image is retried on it, and the batch goes on; the
+:class:`FallbackEvent` says how many images ran on CPU and why.
+"""
 
 from __future__ import annotations
 
-import os
 import threading
+import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent
+from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, ProbeResult
+from alphacut.accel.backend import Backend, Session
+from alphacut.accel.probe import ProbeCache, create_verified, error_text, model_sha256
+from alphacut.accel.selection import (
+    Preference,
+    default_backend,
+    default_probe_cache,
+    explain,
+    forced_adapter,
+    order,
+    parse_provider,
+)
+from alphacut.accel.threads import default_threads
 from alphacut.errors import ProviderError
-
-
-def _physical_cores() -> int:
-    import psutil
-
-    return psutil.cpu_count(logical=False) or os.cpu_count() or 1
-
-
-def _resolve(provider: str) -> Adapter:
-    import onnxruntime as ort
-
-    name = provider.lower()
-    available = ort.get_available_providers()
-    if name in ("auto", "cpu"):
-        return CPU_ADAPTER
-    kind, _, device = name.partition(":")
-    table = {
-        "openvino": ("OpenVINOExecutionProvider", device.upper() or "CPU"),
-        "cuda": ("CUDAExecutionProvider", device or "0"),
-        "directml": ("DmlExecutionProvider", device or "0"),
-    }
-    if kind not in table:
-        raise ProviderError(f"unknown provider {provider!r}; use auto, cpu, openvino, directml, cuda")
-    ort_name, dev = table[kind]
-    if ort_name not in available:
-        raise ProviderError(f"{ort_name} is not available here (have: {', '.join(available)})")
-    dtype = "gpu" if (dev.startswith("GPU") or kind in ("cuda", "directml")) else (
-        "npu" if dev.startswith("NPU") else "cpu"
-    )
-    return Adapter(provider=ort_name, device=dev, device_type=dtype)
-
-
-def _provider_entry(adapter: Adapter) -> tuple[str, dict[str, str]]:
-    options = dict(adapter.options)
-    if adapter.provider == "OpenVINOExecutionProvider":
-        options.setdefault("device_type", adapter.device)
-    elif adapter.provider in ("CUDAExecutionProvider", "DmlExecutionProvider"):
-        options.setdefault("device_id", adapter.device)
-    return adapter.provider, options
 
 
 class Runner:
     """Runs one model on one adapter; falls back to CPU once if the adapter fails at run time."""
 
-    def __init__(self, model_path: Path, adapter: Adapter, *, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        model_path: Path,
+        adapter: Adapter,
+        session: Session,
+        *,
+        threads: int,
+        strict: bool = False,
+        reason: str = "",
+        notes: Iterable[str] = (),
+    ) -> None:
+        self.backend = backend
         self.model_path = Path(model_path)
-        self.threads = threads or _physical_cores()
-        self.fallback_events: list[FallbackEvent] = []
-        self._lock = threading.Lock()
-        self._images = 0
+        self.threads = threads
+        self.strict = strict
+        self.requested = adapter  # what was chosen at start; ``adapter`` is what runs now
         self.adapter = adapter
-        self._session = self._create(adapter)
-        self.input_name: str = self._session.get_inputs()[0].name
-        self.input_shape = tuple(self._session.get_inputs()[0].shape)
-
-    def _create(self, adapter: Adapter):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            session = ort.InferenceSession(
-                str(self.model_path), sess_options=opts, providers=[_provider_entry(adapter)]
-            )
-        except Exception as exc:  # ORT raises its own untyped errors
-            raise ProviderError(f"{adapter.label}: cannot create session: {exc}") from exc
-        got = session.get_providers()[0]
-        if got != adapter.provider:
-            raise ProviderError(f"{adapter.label}: ONNX Runtime silently used {got} instead")
-        return session
+        self.reason = reason  # why this adapter was chosen
+        self.notes: list[str] = list(notes)  # e.g. a forced provider that could not start
+        self.fallback_events: list[FallbackEvent] = []
+        self.lost: list[Adapter] = []
+        self.images = 0
+        self._session = session
+        self._lock = threading.Lock()
+        self.input_name: str = session.input_name
+        self.input_shape = tuple(session.input_shape)
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run the model on one input tensor; returns all outputs."""
         with self._lock:
-            index = self._images
-            self._images += 1
+            index = self.images
+            self.images += 1
             try:
-                outputs = self._session.run(None, {self.input_name: tensor})
-                if not all(np.isfinite(o).all() for o in outputs):
-                    raise FloatingPointError("output contains NaN or infinity")
+                outputs = self._run_checked(tensor)
             except Exception as exc:
-                if self.adapter.is_fallback:
-                    raise ProviderError(f"{self.adapter.label}: inference failed: {exc}") from exc
-                event = FallbackEvent(self.adapter, CPU_ADAPTER, str(exc).splitlines()[0], index)
-                self.fallback_events.append(event)
-                self.adapter = CPU_ADAPTER
-                self._session = self._create(CPU_ADAPTER)
-                outputs = self._session.run(None, {self.input_name: tensor})
+                if self.adapter.kind == "cpu":
+                    raise ProviderError(f"CPU inference failed: {error_text(exc)}") from exc
+                if self.strict:
+                    raise ProviderError(
+                        f"{self.adapter.display} failed (--strict, no fallback): "
+                        f"{error_text(exc)}"
+                    ) from exc
+                self._fall_back(exc, index)
+                try:
+                    outputs = self._run_checked(tensor)
+                except Exception as again:
+                    raise ProviderError(
+                        f"CPU inference failed: {error_text(again)}"
+                    ) from again
             if self.fallback_events:
                 self.fallback_events[-1].images_on_fallback += 1
             return outputs
 
+    def _run_checked(self, tensor: np.ndarray) -> list[np.ndarray]:
+        outputs = self._session.run({self.input_name: tensor})
+        if not all(np.isfinite(o).all() for o in outputs):
+            raise FloatingPointError("output contains NaN or infinity")
+        return outputs
+
+    def _fall_back(self, exc: BaseException, index: int) -> None:
+        """Mark the adapter lost and move to a CPU session, made once."""
+        failed = self.adapter
+        self.lost.append(failed)
+        try:
+            session = create_verified(
+                self.backend, self.model_path, CPU_ADAPTER, threads=self.threads
+            )
+        except Exception as cpu_exc:
+            raise ProviderError(
+                f"{failed.display} failed ({error_text(exc)}) and the CPU fallback could not "
+                f"start: {error_text(cpu_exc)}"
+            ) from cpu_exc
+        self._session = session
+        self.adapter = CPU_ADAPTER
+        self.fallback_events.append(FallbackEvent(failed, CPU_ADAPTER, error_text(exc), index))
+
+    def fallback_summary(self, total: int | None = None) -> list[str]:
+        """One line per fallback event, for the CLI summary and the UI."""
+        return [event.describe(total) for event in self.fallback_events]
+
 
 def open_runner(
-    model_path: Path, *, provider: str = "auto", strict: bool = False, threads: int | None = None
+    model_path: Path,
+    *,
+    provider: str = "auto",
+    strict: bool = False,
+    threads: int | None = None,
+    preference: Preference = "high-performance",
+    allow: Iterable[str] | None = None,
+    deny: Iterable[str] | None = None,
+    reprobe: bool = False,
+    probe_cache: ProbeCache | None = None,
+    backend: Backend | None = None,
+    model_sha: str | None = None,
 ) -> Runner:
-    """Open a runner for ``model_path`` on the requested provider (``auto`` picks the best)."""
-    adapter = _resolve(provider)
+    """Open a runner for ``model_path``.
+
+    ``provider``: ``auto`` (the best adapter for ``preference``), ``high-performance``,
+    ``low-power``, ``cpu`` or ``KIND[:DEVICE]`` (``openvino:GPU``, ``cuda:1``, ``dml:0``).
+    A forced provider that is missing or fails falls back to CPU with a note, or with
+    ``strict`` raises :class:`ProviderError`. ``auto`` uses cached probe results and,
+    for adapters never probed, creates and verifies a session in preference order, so
+    a first run costs one session creation per candidate rather than a full probe.
+    """
+    model_path = Path(model_path)
+    request = parse_provider(provider, preference)
+    threads = threads or default_threads()
+    backend = backend or default_backend()
+
+    if request.kind == "cpu":
+        session = _cpu_session(backend, model_path, threads)
+        return Runner(backend, model_path, CPU_ADAPTER, session, threads=threads,
+                      strict=strict, reason="requested with --provider cpu")
+
+    discovery = backend.discover()
+    if request.forced:
+        return _open_forced(backend, model_path, request, discovery, threads=threads,
+                            strict=strict)
+
+    cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
+    sha = model_sha or model_sha256(model_path)
+    adapters = [
+        a if (a.probe is not None or reprobe) else a.with_probe(cache.get(a, sha))
+        for a in discovery.adapters
+    ]
+    tried: dict[tuple[str, str], Adapter] = {}
+    for candidate in order(adapters, request.preference, allow=allow, deny=deny):
+        if candidate.kind == "cpu":
+            session = _cpu_session(backend, model_path, threads)
+            chosen = candidate
+        else:
+            start = time.perf_counter()
+            try:
+                session = create_verified(backend, model_path, candidate, threads=threads)
+            except Exception as exc:
+                failed = ProbeResult(status="failed", error=error_text(exc), threads=threads,
+                                     measured_at=time.time())
+                cache.put(candidate, sha, failed)
+                tried[candidate.key] = candidate.with_probe(failed)
+                continue
+            chosen = candidate
+            if candidate.probe is None:
+                verified = ProbeResult(status="verified", threads=threads,
+                                       create_ms=(time.perf_counter() - start) * 1000,
+                                       measured_at=time.time())
+                cache.put(candidate, sha, verified)
+                chosen = candidate.with_probe(verified)
+        considered = [tried.get(a.key, a) for a in adapters]
+        cpu = next((a for a in considered if a.kind == "cpu"), None)
+        reason = explain(chosen, considered, request.preference, cpu)
+        return Runner(backend, model_path, chosen, session, threads=threads, strict=strict,
+                      reason=reason)
+    raise ProviderError("no adapter could be opened")  # order() always includes the CPU
+
+
+def _open_forced(
+    backend: Backend,
+    model_path: Path,
+    request,
+    discovery,
+    *,
+    threads: int,
+    strict: bool,
+) -> Runner:
     try:
-        return Runner(model_path, adapter, threads=threads)
-    except ProviderError:
-        if strict or adapter.is_fallback:
+        adapter = forced_adapter(request, discovery)
+        if adapter.probe is not None and adapter.probe.status == "skipped":
+            raise ProviderError(f"{adapter.display} is not available: {adapter.probe.error}")
+        try:
+            session = create_verified(backend, model_path, adapter, threads=threads)
+        except Exception as exc:
+            raise ProviderError(f"{adapter.display} failed to start: {error_text(exc)}") from exc
+    except ProviderError as exc:
+        if strict:
             raise
-        return Runner(model_path, CPU_ADAPTER, threads=threads)
+        session = _cpu_session(backend, model_path, threads)
+        note = f"{exc}; using CPU instead (add --strict to make this an error)"
+        return Runner(backend, model_path, CPU_ADAPTER, session, threads=threads,
+                      reason="forced provider unavailable", notes=[note])
+    return Runner(backend, model_path, adapter, session, threads=threads, strict=strict,
+                  reason="requested with --provider")
+
+
+def _cpu_session(backend: Backend, model_path: Path, threads: int) -> Session:
+    try:
+        return create_verified(backend, model_path, CPU_ADAPTER, threads=threads)
+    except Exception as exc:
+        raise ProviderError(f"cannot create a CPU session for {model_path.name}: "
+                            f"{error_text(exc)}") from exc

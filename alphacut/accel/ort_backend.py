@@ -1,0 +1,298 @@
+"""The real backend: ONNX Runtime, its providers, and the devices behind them."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from alphacut.accel.adapter import KINDS, Adapter, DeviceType, ProbeResult, kind_of
+from alphacut.accel.backend import Backend, RuntimeInfo
+from alphacut.accel.flavours import installed_flavours
+
+# Plugin EP packages: (distribution, import name). Registered only when installed.
+PLUGIN_PACKAGES: tuple[tuple[str, str], ...] = (
+    ("onnxruntime-ep-webgpu", "onnxruntime_ep_webgpu"),
+    ("onnxruntime-ep-openvino", "onnxruntime_ep_openvino"),
+)
+
+
+class OrtSession:
+    """A thin wrapper giving ``onnxruntime.InferenceSession`` the :class:`Session` shape."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        first = inner.get_inputs()[0]
+        self._input_name: str = first.name
+        self._input_shape = tuple(first.shape)
+
+    @property
+    def input_name(self) -> str:
+        return self._input_name
+
+    @property
+    def input_shape(self) -> tuple[int | str | None, ...]:
+        return self._input_shape
+
+    def providers(self) -> list[str]:
+        return list(self._inner.get_providers())
+
+    def run(self, feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return list(self._inner.run(None, feeds))
+
+
+class OrtBackend(Backend):
+    """ONNX Runtime as installed, with plugin EPs registered when their packages exist."""
+
+    def __init__(self, *, environ: dict[str, str] | None = None) -> None:
+        import onnxruntime as ort
+
+        self._ort = ort
+        self._env = os.environ if environ is None else environ
+        # ORT prints its own errors (e.g. "Device GPU is not available") to stderr before
+        # silently using CPU; alphacut reports every failure itself, and stray stderr
+        # lines would corrupt the terminal UI. ALPHACUT_ORT_LOG=0..4 brings them back.
+        ort.set_default_logger_severity(int(self._env.get("ALPHACUT_ORT_LOG", "4")))
+        self._ep_devices: dict[tuple[str, str], Any] = {}
+        self._plugins: list[str] = []
+        self._notes: list[str] = []
+        self._register_plugins()
+
+    # -- discovery ------------------------------------------------------------------------
+    def _register_plugins(self) -> None:
+        import importlib
+        import importlib.metadata as metadata
+
+        if not hasattr(self._ort, "register_execution_provider_library"):
+            return
+        available = set(self._ort.get_available_providers())
+        for dist, module_name in PLUGIN_PACKAGES:
+            if not any(True for _ in metadata.distributions(name=dist)):
+                continue
+            try:
+                module = importlib.import_module(module_name)
+                if module.get_ep_name() in available:
+                    # The flavour already has this EP built in (onnxruntime-openvino);
+                    # two copies of one EP in a process fight over the same devices.
+                    self._notes.append(f"{dist} ignored: {module.get_ep_name()} is built in")
+                    continue
+                self._ort.register_execution_provider_library(
+                    module_name, module.get_library_path()
+                )
+            except Exception as exc:
+                if "already registered" not in str(exc):
+                    self._notes.append(f"{dist}: cannot register: {_first_line(exc)}")
+                    continue
+            self._plugins.append(dist)
+
+    def runtime(self) -> RuntimeInfo:
+        flavours = installed_flavours()
+        return RuntimeInfo(
+            version=self._ort.__version__,
+            distribution=", ".join(name for name, _ in flavours),
+            providers=tuple(self._ort.get_available_providers()),
+            plugins=tuple(self._plugins),
+            notes=tuple(self._notes),
+        )
+
+    def candidates(self) -> Sequence[Adapter]:
+        providers = self._ort.get_available_providers()
+        found: list[Adapter] = []
+        from_ep_devices = self._adapters_from_ep_devices(providers)
+        found.extend(from_ep_devices)
+        listed = {adapter.provider for adapter in from_ep_devices}
+        for provider in providers:
+            kind = kind_of(provider)
+            if provider in listed or kind not in KINDS or kind == "cpu":
+                continue
+            if kind == "openvino":
+                found.extend(self._openvino_adapters())
+            elif kind in ("cuda", "tensorrt"):
+                found.extend(self._nvidia_adapters(provider))
+            elif kind == "directml":
+                # Without get_ep_devices (ORT < 1.22) the default adapter is all we know.
+                found.append(Adapter(provider=provider, device="0", device_type="gpu"))
+            elif kind == "coreml":
+                found.append(Adapter(provider=provider, device="ALL", device_type="gpu",
+                                     vendor="Apple"))
+        return found
+
+    def _adapters_from_ep_devices(self, providers: Sequence[str]) -> list[Adapter]:
+        """Adapters from ``get_ep_devices()`` (ORT >= 1.22), plugin EP devices included."""
+        if not hasattr(self._ort, "get_ep_devices"):
+            return []
+        adapters: list[Adapter] = []
+        for ep_device in self._ort.get_ep_devices():
+            adapter = adapter_from_ep_device(
+                ep_name=ep_device.ep_name,
+                ep_options=dict(ep_device.ep_options),
+                ep_metadata=dict(ep_device.ep_metadata),
+                hw_type=ep_device.device.type.name,
+                hw_vendor=ep_device.device.vendor,
+                hw_metadata=dict(ep_device.device.metadata),
+                built_in=ep_device.ep_name in providers,
+            )
+            if adapter is None:
+                continue
+            if adapter.plugin:
+                self._ep_devices[adapter.key] = ep_device
+            adapters.append(adapter)
+        return adapters
+
+    def _openvino_adapters(self) -> list[Adapter]:
+        provider = KINDS["openvino"][0]
+        devices = openvino_devices_from_package()
+        if devices is not None:
+            return [
+                Adapter(provider=provider, device=dev, device_type=_openvino_type(dev),
+                        vendor="Intel", name=name)
+                for dev, name in devices
+            ]
+        # No openvino module: offer CPU / GPU / NPU and let the probe find out which
+        # work; on Linux a missing device node already tells us, so skip those cheaply.
+        adapters: list[Adapter] = []
+        for dev in ("GPU", "NPU", "CPU"):
+            adapter = Adapter(provider=provider, device=dev, device_type=_openvino_type(dev),
+                              vendor="Intel")
+            reason = missing_device_node(dev) if sys.platform.startswith("linux") else ""
+            if reason:
+                adapter = adapter.with_probe(ProbeResult(status="skipped", error=reason))
+            adapters.append(adapter)
+        return adapters
+
+    def _nvidia_adapters(self, provider: str) -> list[Adapter]:
+        from alphacut.accel.nvidia import Nvml
+
+        nvml = Nvml()
+        gpus = nvml.gpus(readings=False)
+        if not gpus:
+            # No NVML: device 0 is worth a probe; the probe says whether it exists.
+            return [Adapter(provider=provider, device="0", device_type="gpu", vendor="NVIDIA",
+                            discrete=True)]
+        return [
+            Adapter(provider=provider, device=str(gpu.index), device_type="gpu",
+                    vendor="NVIDIA", name=gpu.name, discrete=True)
+            for gpu in gpus
+        ]
+
+    # -- sessions -------------------------------------------------------------------------
+    def create_session(self, model_path: Path, adapter: Adapter, *, threads: int) -> OrtSession:
+        ort = self._ort
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = max(1, threads)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        if adapter.kind == "directml":
+            # DirectML does not support memory patterns or parallel execution.
+            opts.enable_mem_pattern = False
+            opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        if adapter.plugin:
+            ep_device = self._ep_devices.get(adapter.key)
+            if ep_device is None:
+                raise RuntimeError(f"{adapter.label}: plugin device is no longer listed")
+            opts.add_provider_for_devices([ep_device], dict(adapter.options))
+            inner = ort.InferenceSession(str(model_path), sess_options=opts)
+        else:
+            inner = ort.InferenceSession(
+                str(model_path), sess_options=opts, providers=provider_entries(adapter)
+            )
+        return OrtSession(inner)
+
+
+def provider_entries(adapter: Adapter) -> list[tuple[str, dict[str, str]]]:
+    """The ``providers=`` list for a built-in provider adapter."""
+    options = dict(adapter.options)
+    kind = adapter.kind
+    if kind == "openvino":
+        options.setdefault("device_type", adapter.device)
+    elif kind in ("cuda", "tensorrt", "directml"):
+        options.setdefault("device_id", adapter.device)
+    elif kind == "coreml":
+        options.setdefault("MLComputeUnits", adapter.device)
+    entries = [(adapter.provider, options)]
+    if kind == "tensorrt":
+        # Subgraphs TensorRT cannot take should run on CUDA, not on the CPU.
+        entries.append((KINDS["cuda"][0], {"device_id": adapter.device}))
+    return entries
+
+
+def adapter_from_ep_device(
+    *,
+    ep_name: str,
+    ep_options: dict[str, str],
+    ep_metadata: dict[str, str],
+    hw_type: str,
+    hw_vendor: str,
+    hw_metadata: dict[str, str],
+    built_in: bool,
+) -> Adapter | None:
+    """Map one ``OrtEpDevice`` to an adapter (None for the CPU provider's own device)."""
+    if ep_name == KINDS["cpu"][0]:
+        return None
+    kind = kind_of(ep_name)
+    device_type: DeviceType = {"GPU": "gpu", "NPU": "npu"}.get(hw_type.upper(), "cpu")  # type: ignore[assignment]
+    discrete_flag = hw_metadata.get("Discrete")
+    discrete = None if discrete_flag is None else discrete_flag == "1"
+    if kind == "openvino":
+        device = ep_metadata.get("ov_device") or hw_type.upper()
+    elif kind == "directml":
+        device = ep_options.get("device_id") or hw_metadata.get("DxgiAdapterNumber", "0")
+    else:
+        device = ep_options.get("device_id") or hw_metadata.get("DxgiAdapterNumber", "0")
+    return Adapter(
+        provider=ep_name,
+        device=device,
+        device_type=device_type,
+        vendor=hw_vendor,
+        name=hw_metadata.get("Description", ""),
+        discrete=discrete if device_type == "gpu" else None,
+        plugin=not built_in,
+    )
+
+
+def openvino_devices_from_package() -> list[tuple[str, str]] | None:
+    """(device, full name) from the ``openvino`` package, or None when it is not installed."""
+    try:
+        import openvino
+    except ImportError:
+        return None
+    try:
+        core = openvino.Core()
+        devices = []
+        for dev in core.available_devices:
+            try:
+                name = str(core.get_property(dev, "FULL_DEVICE_NAME"))
+            except Exception:
+                name = ""
+            devices.append((dev, name))
+        return devices
+    except Exception:
+        return None
+
+
+def missing_device_node(ov_device: str, root: Path = Path("/dev")) -> str:
+    """Why an OpenVINO device cannot exist on this Linux machine, or "" when it may."""
+    family = ov_device.split(".")[0].upper()
+    if family == "GPU" and not any((root / "dri").glob("renderD*")):
+        return "no GPU render node (/dev/dri/renderD*)"
+    if family == "NPU" and not any((root / "accel").glob("accel*")):
+        return "no NPU device node (/dev/accel/accel*)"
+    return ""
+
+
+def _openvino_type(device: str) -> DeviceType:
+    family = device.split(".")[0].upper()
+    if family == "GPU":
+        return "gpu"
+    if family == "NPU":
+        return "npu"
+    return "cpu"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else exc.__class__.__name__

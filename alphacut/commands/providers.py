@@ -1,0 +1,152 @@
+"""``alphacut providers``: which execution providers work here, how fast, what ``auto`` picks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    """Add the ``providers`` sub-command."""
+    p = sub.add_parser(
+        "providers",
+        help="list and probe execution providers (CPU, OpenVINO, DirectML, CUDA, …)",
+        description=(
+            "Probe every execution provider ONNX Runtime offers on this machine with the real "
+            "model: session start, first and steady run times, agreement with the CPU result. "
+            "Results are cached per ONNX Runtime version, provider, device and model; "
+            "--reprobe measures again."
+        ),
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--reprobe", action="store_true", help="ignore cached probe results")
+    p.add_argument("--model", default="u2netp", help="model to probe with (default: u2netp)")
+    p.add_argument("--preference", choices=("high-performance", "low-power", "cpu"),
+                   default="high-performance", help="what 'auto' optimises for")
+    p.add_argument("--threads", type=int, default=None, metavar="N",
+                   help="CPU inference threads (default: physical cores)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Probe (or read cached probes) and print the adapter table."""
+    from alphacut.accel.flavours import check_flavours
+    from alphacut.accel.selection import (
+        choose,
+        default_backend,
+        default_probe_cache,
+        probe_adapters,
+    )
+    from alphacut.accel.threads import default_threads
+    from alphacut.models.catalogue import get_model
+    from alphacut.models.store import ModelStore
+
+    flavours = check_flavours()
+    spec = get_model(args.model)
+    model_path = ModelStore().locate(spec.name)
+    threads = args.threads or default_threads()
+    backend = default_backend()
+    discovery = backend.discover()
+    cache = default_probe_cache(discovery)
+
+    def progress(label: str) -> None:
+        if not args.json:
+            print(f"probing {label} …", file=sys.stderr, flush=True)
+
+    adapters = probe_adapters(
+        backend, model_path, discovery.adapters, threads=threads, cache=cache,
+        reprobe=args.reprobe, model_sha=spec.sha256, on_probe=progress,
+    )
+    selection = choose(adapters, args.preference)
+    if args.json:
+        payload = {
+            "onnxruntime": {
+                "version": discovery.runtime.version,
+                "distribution": discovery.runtime.distribution,
+                "providers": list(discovery.runtime.providers),
+                "plugins": list(discovery.runtime.plugins),
+                "notes": list(discovery.runtime.notes),
+            },
+            "flavours": {
+                "installed": [list(item) for item in flavours.installed],
+                "conflict": flavours.conflict,
+                "fix": flavours.fix if flavours.conflict else None,
+            },
+            "model": spec.name,
+            "threads": threads,
+            **selection.as_dict(),
+        }
+        print(json.dumps(payload, indent=2))
+        return 0
+    warning = flavours.warning()
+    if warning:
+        print(warning, file=sys.stderr)
+    print_table(selection, discovery.runtime, spec.name, threads)
+    return 0
+
+
+def print_table(selection: Any, runtime: Any, model: str, threads: int) -> None:
+    """Render the adapter table and the ``auto`` choice with Rich."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+
+    from alphacut.accel.selection import speedup
+
+    console = Console()
+    cpu = next((a for a in selection.adapters if a.kind == "cpu"), None)
+    table = Table(
+        title=(f"ONNX Runtime {runtime.version} ({runtime.distribution or 'unknown build'}) · "
+               f"{model} · {threads} threads · ms"),
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        expand=True,
+    )
+    table.add_column("adapter", no_wrap=True)
+    table.add_column("status", ratio=1, min_width=14, overflow="fold")
+    for column in ("start", "first", "steady", "speed", "diff"):
+        table.add_column(column, justify="right", no_wrap=True)
+    table.add_column("auto", justify="center", no_wrap=True)
+    any_cached = False
+    # Narrow terminals get the failure reasons under the table instead of in it.
+    inline = console.width >= 110
+    reasons: list[str] = []
+    for adapter in selection.adapters:
+        probe = adapter.probe
+        status = "not probed"
+        if probe is not None:
+            status = probe.status
+            if probe.error and inline:
+                status = f"{probe.status}: {probe.error}"
+            elif probe.error:
+                reasons.append(f"{adapter.label} {probe.status}: {probe.error}")
+            if probe.cached:
+                status += " *"
+                any_cached = True
+        ratio = speedup(adapter, cpu)
+        name = f"{adapter.label}\n[dim]{adapter.name}[/]" if adapter.name else adapter.label
+        table.add_row(
+            name,
+            status,
+            _ms(probe.create_ms if probe else None),
+            _ms(probe.first_run_ms if probe else None),
+            _ms(probe.steady_ms if probe else None),
+            f"{ratio:.2f}x" if ratio else "",
+            f"{probe.max_abs_diff:.0e}" if probe and probe.max_abs_diff is not None else "",
+            "◀" if adapter.key == selection.adapter.key else "",
+        )
+    console.print(table)
+    for reason in reasons:
+        console.print(reason, highlight=False)
+    if any_cached:
+        console.print("* cached result; --reprobe measures again", highlight=False)
+    console.print(f"auto ({selection.preference}) picks [bold]{selection.adapter.label}[/]: "
+                  f"{selection.reason}", highlight=False)
+    for note in runtime.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+def _ms(value: float | None) -> str:
+    return f"{value:.0f}" if value is not None else ""
