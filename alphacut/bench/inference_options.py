@@ -1,0 +1,463 @@
+"""Side-by-side measurement of inference options: providers, session settings, model layouts.
+
+Each variant opens its own ONNX Runtime session on a (possibly rewritten) copy of the model.
+Timing rounds are interleaved (A B C ... A B C ...) so that load from other processes on a
+shared machine hits every variant alike; each variant's time is reported as a ratio to the
+baseline measured in the same round, with the min-max over rounds. Quality is the mean
+absolute difference of the model-resolution mask against fp32 CPU, and optionally the
+ecssd-style MAE of the full alpha against ground-truth masks.
+
+This is a benchmark, so it drives ONNX Runtime directly; the product's runtime glue stays in
+``alphacut/accel``. Run ``python -m alphacut.bench.inference_options --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+ProviderKind = Literal["cpu", "openvino"]
+GraphLevel = Literal["disable", "basic", "extended", "all"]
+ModelLayout = Literal["nchw", "nhwc", "fixed"]
+
+DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
+BASELINE = "cpu-t2"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One way of running the model, everything needed to open and drive its session."""
+
+    name: str
+    provider: ProviderKind = "cpu"
+    threads: int = 2  # CPU EP intra-op threads
+    graph_level: GraphLevel = "all"
+    session_config: tuple[tuple[str, str], ...] = ()
+    ov_config: tuple[tuple[str, str], ...] = ()  # OpenVINO CPU properties, sent via load_config
+    ov_cache: bool = False
+    workers: int = 1  # threads calling run() concurrently on the one session
+    batch: int = 1  # images per run() call; rewrites the graph's batch dimension
+    layout: ModelLayout = "nchw"
+    model_path: Path | None = None  # another model file (e.g. a quantized one)
+    note: str = ""
+
+    def provider_entry(self, cache_dir: Path | None = None) -> tuple[str, dict[str, str]]:
+        """The ``(name, options)`` pair ONNX Runtime takes for this variant."""
+        if self.provider == "cpu":
+            return "CPUExecutionProvider", {}
+        options = {"device_type": "CPU"}
+        if self.ov_config:
+            options["load_config"] = json.dumps({"CPU": dict(self.ov_config)})
+        if cache_dir is not None:
+            options["cache_dir"] = str(cache_dir)
+        return "OpenVINOExecutionProvider", options
+
+
+def _ov(name: str, note: str = "", workers: int = 1, **props: str) -> Variant:
+    return Variant(name, "openvino", ov_config=tuple(props.items()), workers=workers, note=note)
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant(BASELINE, note="CPU EP, intra_op=2 (baseline)"),
+    Variant("cpu-t1x2", threads=1, workers=2, note="CPU EP, intra_op=1, 2 concurrent runs"),
+    Variant("cpu-nospin", session_config=(("session.intra_op.allow_spinning", "0"),)),
+    Variant("cpu-opt-basic", graph_level="basic"),
+    Variant("cpu-opt-extended", graph_level="extended"),
+    Variant("cpu-nhwc-input", layout="nhwc", note="NHWC input + Transpose in graph"),
+    Variant("cpu-fixed-shapes", layout="fixed", note="shape chains folded offline"),
+    Variant("cpu-batch2", batch=2),
+    Variant("cpu-batch4", batch=4),
+    _ov("ov-default"),
+    _ov("ov-latency", PERFORMANCE_HINT="LATENCY"),
+    _ov("ov-threads2", INFERENCE_NUM_THREADS="2"),
+    _ov("ov-throughput-w2", workers=2, PERFORMANCE_HINT="THROUGHPUT"),
+    _ov("ov-streams2-w2", workers=2, NUM_STREAMS="2", INFERENCE_NUM_THREADS="2"),
+    _ov("ov-bf16", INFERENCE_PRECISION_HINT="bf16"),
+    _ov("ov-bf16-latency", PERFORMANCE_HINT="LATENCY", INFERENCE_PRECISION_HINT="bf16"),
+    _ov("ov-bf16-streams2-w2", workers=2, NUM_STREAMS="2", INFERENCE_PRECISION_HINT="bf16"),
+)
+
+
+def variant_named(name: str) -> Variant:
+    """Look a variant up by name; unknown names raise ``KeyError`` listing the known ones."""
+    for variant in VARIANTS:
+        if variant.name == name:
+            return variant
+    raise KeyError(f"unknown variant {name!r}; known: {', '.join(v.name for v in VARIANTS)}")
+
+
+# --- model rewrites (need the optional ``onnx`` package) -------------------------------------
+
+
+def with_batch(model: Any, batch: int) -> Any:
+    """A copy of ``model`` whose first input and all outputs have batch dimension ``batch``.
+
+    u2netp's graph computes every Resize target from ``Shape`` of live tensors, so only the
+    declared dims need changing; the side outputs already carry symbolic dims.
+    """
+    import onnx
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    for value in (out.graph.input[0], *out.graph.output):
+        dim = value.type.tensor_type.shape.dim[0]
+        dim.Clear()
+        dim.dim_value = batch
+    for info in list(out.graph.value_info):
+        out.graph.value_info.remove(info)
+    return out
+
+
+def with_nhwc_input(model: Any) -> Any:
+    """A copy of ``model`` that takes ``(n, h, w, c)`` input and transposes it in-graph."""
+    import onnx
+    from onnx import helper
+
+    out = onnx.ModelProto()
+    out.CopyFrom(model)
+    graph = out.graph
+    first = graph.input[0]
+    n, c, h, w = (d.dim_value for d in first.type.tensor_type.shape.dim)
+    inner = first.name + "_nchw"
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == first.name:
+                node.input[i] = inner
+    graph.node.insert(0, helper.make_node("Transpose", [first.name], [inner], perm=[0, 3, 1, 2]))
+    first.type.tensor_type.shape.dim[1].dim_value = h
+    first.type.tensor_type.shape.dim[2].dim_value = w
+    first.type.tensor_type.shape.dim[3].dim_value = c
+    del n
+    return out
+
+
+def fold_shapes_offline(src: Path, dst: Path) -> Path:
+    """Write ``src`` after ORT's basic (portable) optimisations, which fold the shape chains."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    opts.optimized_model_filepath = str(dst)
+    opts.log_severity_level = 3
+    ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
+    return dst
+
+
+def model_for(variant: Variant, base: Path, workdir: Path) -> Path:
+    """The model file ``variant`` runs, written into ``workdir`` when it needs a rewrite."""
+    source = variant.model_path or base
+    if variant.batch == 1 and variant.layout == "nchw":
+        return source
+    import onnx
+
+    dst = workdir / f"{variant.name}.onnx"
+    if variant.layout == "fixed":
+        return fold_shapes_offline(source, dst)
+    model = onnx.load(str(source))
+    if variant.batch != 1:
+        model = with_batch(model, variant.batch)
+    if variant.layout == "nhwc":
+        model = with_nhwc_input(model)
+    onnx.save(model, str(dst))
+    return dst
+
+
+# --- sessions ---------------------------------------------------------------------------------
+
+_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
+           "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
+
+
+def open_session(variant: Variant, model_path: Path, cache_dir: Path | None = None) -> Any:
+    """An ORT session for ``variant``; raises if ORT silently fell back to another provider."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = variant.threads
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    level = _LEVELS[variant.graph_level]
+    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
+    for key, value in variant.session_config:
+        opts.add_session_config_entry(key, value)
+    entry = variant.provider_entry(cache_dir)
+    session = ort.InferenceSession(str(model_path), opts, providers=[entry])
+    if session.get_providers()[0] != entry[0]:
+        raise RuntimeError(f"{variant.name}: ORT fell back to {session.get_providers()[0]}")
+    return session
+
+
+@dataclass
+class Driver:
+    """Runs a list of NCHW tensors through one variant's session; returns output 0 per image."""
+
+    variant: Variant
+    session: Any
+    input_name: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.input_name = self.session.get_inputs()[0].name
+        self._pool = ThreadPoolExecutor(self.variant.workers) if self.variant.workers > 1 else None
+
+    def _call(self, chunk: Sequence[np.ndarray]) -> list[np.ndarray]:
+        x = np.concatenate(chunk) if len(chunk) > 1 else chunk[0]
+        if self.variant.layout == "nhwc":
+            x = np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+        pred = self.session.run([self.session.get_outputs()[0].name], {self.input_name: x})[0]
+        return [pred[i : i + 1] for i in range(pred.shape[0])]
+
+    def run(self, tensors: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Output 0 for each tensor, in order; a short last batch is padded by repetition."""
+        n = self.variant.batch
+        chunks = []
+        for i in range(0, len(tensors), n):
+            chunk = list(tensors[i : i + n])
+            chunks.append(chunk + [chunk[-1]] * (n - len(chunk)))
+        results = self._pool.map(self._call, chunks) if self._pool else map(self._call, chunks)
+        outputs = [o for part in results for o in part]
+        return outputs[: len(tensors)]
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+# --- data and quality ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One evaluation photo: its model input tensor and what is needed to score its alpha."""
+
+    name: str
+    tensor: np.ndarray
+    rgb: Any  # PIL RGB at full size
+    truth: np.ndarray | None  # uint8 ground-truth mask, same size as rgb
+
+
+def load_samples(data_dir: Path, names: Sequence[str] | None = None, limit: int | None = None,
+                 *, with_truth: bool = True) -> list[Sample]:
+    """Decode photos from ``data_dir/images`` exactly as the Remover does (sorted by name)."""
+    from PIL import Image
+
+    from alphacut.models.catalogue import get_model
+    from alphacut.models.recipes import recipe_for
+    from alphacut.pipeline.decode import decode, model_input_rgb
+
+    spec = get_model("u2netp")
+    recipe = recipe_for(spec)
+    paths = sorted((data_dir / "images").glob("*.jpg"))
+    if names is not None:
+        wanted = set(names)
+        paths = [p for p in paths if p.stem in wanted]
+    if limit is not None:
+        paths = paths[:limit]
+    samples = []
+    for path in paths:
+        rgb = decode(path).rgb
+        tensor = recipe.preprocess(spec, model_input_rgb(rgb, spec.input_size))
+        truth = None
+        mask_path = data_dir / "masks" / f"{path.stem}.png"
+        if with_truth and mask_path.exists():
+            truth = np.asarray(Image.open(mask_path).convert("L"))
+        samples.append(Sample(path.stem, tensor, rgb, truth))
+    return samples
+
+
+def soft_mask(output: np.ndarray) -> np.ndarray:
+    """Model output 0 -> the pipeline's soft mask (u2net recipe: min-max stretched)."""
+    from alphacut.models.catalogue import get_model
+    from alphacut.models.recipes import recipe_for
+
+    return recipe_for(get_model("u2netp")).postprocess([output])
+
+
+def mask_difference(outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
+    """Mean absolute difference of soft masks, averaged over images."""
+    diffs = [float(np.abs(soft_mask(a) - soft_mask(b)).mean()) for a, b in zip(outputs, reference,
+                                                                               strict=True)]
+    return float(np.mean(diffs))
+
+
+def alpha_mae(samples: Sequence[Sample], outputs: Sequence[np.ndarray]) -> float:
+    """ecssd-style MAE (pysodmetrics) of the full-resolution alpha against the truth masks."""
+    from py_sod_metrics import MAE
+
+    from alphacut.pipeline.matte import make_alpha
+
+    metric = MAE()
+    for sample, output in zip(samples, outputs, strict=True):
+        if sample.truth is None:
+            continue
+        alpha = np.asarray(make_alpha(soft_mask(output), sample.rgb))
+        metric.step(alpha, sample.truth)
+    return float(metric.get_results()["mae"])
+
+
+# --- timing ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """Per-round milliseconds (per image, or per session create) for one variant."""
+
+    name: str
+    ms: list[float] = field(default_factory=list)
+
+    def summary(self, baseline: Timing) -> dict[str, Any]:
+        """Median ms and the paired ratio to ``baseline`` (same round), median and min-max."""
+        from alphacut.bench.stats import Ratio
+
+        ratio = Ratio.of_pairs(self.ms, baseline.ms).as_dict()
+        return {"ms_median": round(statistics.median(self.ms), 1), "ratio_median": ratio["median"],
+                "ratio_min": ratio["min"], "ratio_max": ratio["max"]}
+
+
+def interleaved_timing(drivers: dict[str, Driver], tensors: Sequence[np.ndarray], rounds: int,
+                       log: Callable[[str], None] = print) -> dict[str, Timing]:
+    """Time every driver on ``tensors`` once per round, in rotating order within each round."""
+    timings = {name: Timing(name) for name in drivers}
+    names = list(drivers)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            start = time.perf_counter()
+            drivers[name].run(tensors)
+            timings[name].ms.append((time.perf_counter() - start) * 1000 / len(tensors))
+        log(f"round {r + 1}/{rounds}: " + ", ".join(
+            f"{n}={timings[n].ms[-1]:.0f}" for n in names))
+    return timings
+
+
+def create_times(model: Path, rounds: int, log: Callable[[str], None] = print
+                 ) -> dict[str, Timing]:
+    """Session-create seconds: CPU EP, OpenVINO without cache, cold cache, warm cache."""
+    ov = variant_named("ov-default")
+    warm_dir = Path(tempfile.mkdtemp(prefix="alphacut-ovcache-warm-"))
+    open_session(ov, model, warm_dir)  # populate the warm cache
+    cases: dict[str, Callable[[], Any]] = {
+        "create:cpu": lambda: open_session(variant_named(BASELINE), model),
+        "create:ov-nocache": lambda: open_session(ov, model),
+        "create:ov-cache-cold": lambda: open_session(
+            ov, model, Path(tempfile.mkdtemp(prefix="alphacut-ovcache-cold-"))),
+        "create:ov-cache-warm": lambda: open_session(ov, model, warm_dir),
+    }
+    timings = {name: Timing(name) for name in cases}
+    for r in range(rounds):
+        for name, make in cases.items():
+            start = time.perf_counter()
+            make()
+            timings[name].ms.append((time.perf_counter() - start) * 1000)
+        log(f"create round {r + 1}/{rounds}")
+    return timings
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+
+def default_model() -> Path:
+    from alphacut.models.store import ModelStore
+
+    return ModelStore().locate("u2netp")
+
+
+def measure(variants: Sequence[Variant], model: Path, data_dir: Path, *, images: int, rounds: int,
+            mae_for: Sequence[str], log: Callable[[str], None] = print) -> dict[str, Any]:
+    """Open every variant, check its masks against the baseline, then time them interleaved."""
+    if variants[0].name != BASELINE:
+        variants = [variant_named(BASELINE), *[v for v in variants if v.name != BASELINE]]
+    workdir = Path(tempfile.mkdtemp(prefix="alphacut-bench-models-"))
+    timing_set = load_samples(data_dir, limit=images, with_truth=False)
+    tensors = [s.tensor for s in timing_set]
+    drivers: dict[str, Driver] = {}
+    results: dict[str, dict[str, Any]] = {}
+    for v in variants:
+        try:
+            drivers[v.name] = Driver(v, open_session(v, model_for(v, model, workdir)))
+        except Exception as exc:  # a variant this build cannot run is a result, not a crash
+            results[v.name] = {"error": str(exc).splitlines()[0][:200]}
+            log(f"{v.name}: cannot open: {results[v.name]['error']}")
+    reference = drivers[BASELINE].run(tensors)
+    for name, driver in drivers.items():
+        results[name] = {"mask_mad": round(mask_difference(driver.run(tensors), reference), 5),
+                         "note": driver.variant.note}
+    if mae_for:
+        eval_set = load_samples(data_dir)
+        ref_eval = drivers[BASELINE].run([s.tensor for s in eval_set])
+        for name in dict.fromkeys([BASELINE, *mae_for]):
+            if name not in drivers:
+                continue
+            outs = ref_eval if name == BASELINE else drivers[name].run(
+                [s.tensor for s in eval_set])
+            results[name]["ecssd_mae"] = round(alpha_mae(eval_set, outs), 5)
+            results[name]["eval_mad"] = round(mask_difference(outs, ref_eval), 5)
+            log(f"{name}: MAE {results[name]['ecssd_mae']}")
+    timings = interleaved_timing(drivers, tensors, rounds, log=log)
+    for name, timing in timings.items():
+        results[name].update(timing.summary(timings[BASELINE]))
+    for driver in drivers.values():
+        driver.close()
+    return results
+
+
+def render(results: dict[str, dict[str, Any]], title: str) -> None:
+    """Print a Rich table of the results."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("variant", "ms/img", "ratio (med)", "min-max", "mask MAD", "ecssd MAE", "note"):
+        table.add_column(col)
+    for name, r in results.items():
+        if "error" in r:
+            table.add_row(name, "-", "-", "-", "-", "-", r["error"][:60])
+            continue
+        table.add_row(name, str(r.get("ms_median", "-")), str(r.get("ratio_median", "-")),
+                      f"{r.get('ratio_min', '-')}-{r.get('ratio_max', '-')}",
+                      str(r.get("mask_mad", "-")), str(r.get("ecssd_mae", "-")),
+                      r.get("note", ""))
+    Console(width=140).print(table)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m alphacut.bench.inference_options",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", default=",".join(v.name for v in VARIANTS),
+                        help="comma-separated variant names (baseline always included)")
+    parser.add_argument("--model", type=Path, help="fp32 model (default: cached u2netp)")
+    parser.add_argument("--data", type=Path, default=DATA_DIR / "ecssd-dev")
+    parser.add_argument("--images", type=int, default=8, help="photos per timing round")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--mae", default="", help="variants to score on the whole data set")
+    parser.add_argument("--create-rounds", type=int, default=0,
+                        help="also time session creation (OpenVINO cache_dir) this many rounds")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args(argv)
+    model = args.model or default_model()
+    variants = [variant_named(n) for n in args.variants.split(",") if n]
+    mae_for = [n for n in args.mae.split(",") if n]
+    results = measure(variants, model, args.data, images=args.images, rounds=args.rounds,
+                      mae_for=mae_for)
+    render(results, f"{args.images} images x {args.rounds} rounds, ratio = time / {BASELINE}")
+    if args.create_rounds:
+        times = create_times(model, args.create_rounds)
+        creates = {n: t.summary(times["create:cpu"]) for n, t in times.items()}
+        render(creates, "session create ms, ratio = time / CPU EP create")
+        results.update(creates)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,289 @@
+"""The quality benchmark: our masks (and optionally rembg's) against a labelled dataset.
+
+A dataset folder holds ``images/NAME.*`` and ``masks/NAME.png``. Each tool writes its
+masks to disk as it normally would; the metrics are computed on those files read back,
+so what is scored is exactly what a user would get.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from alphacut.bench.metrics import MetricSet, is_matte, worst
+from alphacut.errors import AlphacutError, InputError
+
+ProgressCallback = Callable[[int, int, str], None]
+TOOLS: tuple[str, ...] = ("alphacut", "rembg")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One labelled image."""
+
+    name: str
+    image: Path
+    mask: Path
+
+
+@dataclass(frozen=True)
+class QualitySettings:
+    dataset: Path
+    model: str = "u2netp"
+    provider: str = "auto"
+    refine: str = "none"
+    vs_rembg: bool = False
+    rembg_bin: str | None = None
+    masks_dir: Path | None = None
+    limit: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "dataset": str(self.dataset),
+            "model": self.model,
+            "provider": self.provider,
+            "refine": self.refine,
+            "vs_rembg": self.vs_rembg,
+            "masks_dir": str(self.masks_dir) if self.masks_dir else None,
+            "limit": self.limit,
+        }
+
+
+@dataclass
+class ToolScores:
+    """One tool's per-image rows and dataset summary."""
+
+    tool: str
+    names: list[str] = field(default_factory=list)
+    rows: list[dict[str, float]] = field(default_factory=list)
+    summary: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    detail: str = ""
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "tool": self.tool,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            "summary": {k: round(v, 5) for k, v in self.summary.items()},
+            "errors": self.errors,
+        }
+
+
+@dataclass
+class QualityReport:
+    settings: QualitySettings
+    samples: list[Sample]
+    tools: dict[str, ToolScores]
+    matte: bool
+    mask_difference: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    started: str = ""
+
+    @property
+    def mean_mask_difference(self) -> float | None:
+        if not self.mask_difference:
+            return None
+        return float(np.mean(list(self.mask_difference.values())))
+
+    def worst(self, count: int = 10) -> list[tuple[str, dict[str, float]]]:
+        ours = self.tools["alphacut"]
+        return worst(ours.names, ours.rows, key="mae", count=count)
+
+    def csv_rows(self) -> list[dict[str, object]]:
+        """One row per image: every tool's metrics side by side, plus the masks' difference."""
+        rows: list[dict[str, object]] = []
+        per_tool = {
+            tool: dict(zip(scores.names, scores.rows, strict=True))
+            for tool, scores in self.tools.items()
+        }
+        for sample in self.samples:
+            row: dict[str, object] = {"image": sample.name}
+            for tool, table in per_tool.items():
+                for key, value in table.get(sample.name, {}).items():
+                    row[f"{tool}_{key}"] = round(value, 6)
+            if sample.name in self.mask_difference:
+                row["mask_mean_abs_diff"] = round(self.mask_difference[sample.name], 6)
+            rows.append(row)
+        return rows
+
+    def as_dict(self) -> dict[str, object]:
+        mad = self.mean_mask_difference
+        return {
+            "kind": "quality",
+            "started": self.started,
+            "settings": self.settings.as_dict(),
+            "images": len(self.samples),
+            "ground_truth": "alpha mattes" if self.matte else "binary masks",
+            "tools": {tool: scores.as_dict() for tool, scores in self.tools.items()},
+            "mask_mean_abs_diff": None if mad is None else round(mad, 5),
+            "worst": [{"image": name, **row} for name, row in self.worst()],
+            "problems": self.problems,
+        }
+
+
+def find_samples(dataset: Path, limit: int | None = None) -> tuple[list[Sample], list[str]]:
+    """Pair ``images/NAME.*`` with ``masks/NAME.png``; unpaired files become problems."""
+    from alphacut.pipeline.decode import is_image_name
+
+    images_dir, masks_dir = dataset / "images", dataset / "masks"
+    if not images_dir.is_dir() or not masks_dir.is_dir():
+        raise InputError(dataset, "dataset needs images/ and masks/ folders")
+    samples: list[Sample] = []
+    problems: list[str] = []
+    for image in sorted(images_dir.iterdir()):
+        if image.name.startswith(".") or not is_image_name(image):
+            continue
+        mask = masks_dir / f"{image.stem}.png"
+        if not mask.is_file():
+            problems.append(f"{image}: no ground truth at {mask}")
+            continue
+        samples.append(Sample(image.stem, image, mask))
+    if limit is not None:
+        samples = samples[:limit]
+    if not samples:
+        raise InputError(dataset, "no image has a matching masks/NAME.png")
+    return samples, problems
+
+
+def read_grey(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
+    """An 8-bit single-channel array; RGBA files give their alpha, others their luminance."""
+    with Image.open(path) as img:
+        if img.mode in ("RGBA", "LA"):
+            grey = img.getchannel("A")
+        else:
+            grey = img.convert("L")
+        if size is not None and grey.size != size:
+            grey = grey.resize(size, Image.Resampling.BILINEAR)
+        return np.asarray(grey, dtype=np.uint8)
+
+
+def _alphacut_masks(
+    settings: QualitySettings, samples: list[Sample], out_dir: Path, on_image: Callable[[str], None]
+) -> tuple[dict[str, Path], ToolScores]:
+    """Write our masks with the real pipeline (mask-only PNGs) and return where they went."""
+    from alphacut.pipeline.batch import BatchRunner
+    from alphacut.pipeline.jobs import Job
+    from alphacut.pipeline.output import OutputOptions
+    from alphacut.pipeline.remover import RemoveOptions, Remover
+
+    remover = Remover.open(
+        settings.model, provider=settings.provider, options=RemoveOptions(refine=settings.refine)
+    )
+    output = OutputOptions(mask_only=True, existing="overwrite")
+    jobs = [Job(s.image, out_dir / f"{s.name}{output.suffix()}") for s in samples]
+    scores = ToolScores("alphacut", detail=f"{settings.model} on {remover.provider}, "
+                        f"refine={settings.refine}")
+    written: dict[str, Path] = {}
+    start = time.perf_counter()
+    for result in BatchRunner(remover, output).run(jobs):
+        sample = samples[result.index]
+        if result.status == "done":
+            written[sample.name] = result.job.dest
+        else:
+            scores.errors.append(f"{sample.image}: {result.error or result.status}")
+        on_image(sample.name)
+    scores.seconds = time.perf_counter() - start
+    return written, scores
+
+
+def _rembg_masks(
+    settings: QualitySettings, samples: list[Sample], out_dir: Path
+) -> tuple[dict[str, Path], ToolScores]:
+    """Run ``rembg p -m MODEL -om`` on the images (linked into one folder) with our model."""
+    from alphacut.bench.rembg import find_rembg, rembg_home, run_rembg_folder
+    from alphacut.models.store import ModelStore
+
+    executable = find_rembg(settings.rembg_bin)
+    model_path = ModelStore().locate(settings.model)
+    scores = ToolScores("rembg", detail=f"{executable} p -m {settings.model} -om")
+    with tempfile.TemporaryDirectory(prefix="alphacut-rembg-in-") as tmp, rembg_home(
+        settings.model, model_path
+    ) as home:
+        # Only the sampled images, under their own names: rembg globs the whole folder.
+        source = Path(tmp)
+        for sample in samples:
+            (source / sample.image.name).symlink_to(sample.image.resolve())
+        start = time.perf_counter()
+        run_rembg_folder(executable, settings.model, source, out_dir, home, only_mask=True)
+        scores.seconds = time.perf_counter() - start
+    written: dict[str, Path] = {}
+    for sample in samples:
+        path = out_dir / f"{sample.image.stem}.png"
+        if path.is_file():
+            written[sample.name] = path
+        else:
+            scores.errors.append(f"{sample.image}: rembg wrote no mask")
+    return written, scores
+
+
+def _score(scores: ToolScores, samples: list[Sample], written: dict[str, Path]) -> None:
+    metrics = MetricSet()
+    for sample in samples:
+        if sample.name not in written:
+            continue
+        gt = read_grey(sample.mask)
+        pred = read_grey(written[sample.name], (gt.shape[1], gt.shape[0]))
+        metrics.add(sample.name, pred, gt)
+    scores.names, scores.rows, scores.summary = metrics.names, metrics.rows, metrics.summary()
+
+
+def run_quality_bench(
+    settings: QualitySettings, *, on_progress: ProgressCallback | None = None
+) -> QualityReport:
+    """Produce masks with alphacut (and rembg if asked), then score them against the truth."""
+    from alphacut.bench.metrics import require_pysodmetrics
+
+    require_pysodmetrics()  # fail before any inference when pysodmetrics is missing
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    samples, problems = find_samples(settings.dataset, settings.limit)
+    total = len(samples) + (1 if settings.vs_rembg else 0) + 1
+    done = 0
+
+    def step(message: str) -> None:
+        nonlocal done
+        done += 1
+        if on_progress:
+            on_progress(done, total, message)
+
+    tools: dict[str, ToolScores] = {}
+    written: dict[str, dict[str, Path]] = {}
+    with tempfile.TemporaryDirectory(prefix="alphacut-quality-") as tmp:
+        root = settings.masks_dir or Path(tmp)
+        written["alphacut"], tools["alphacut"] = _alphacut_masks(
+            settings, samples, root / "alphacut", lambda name: step(f"alphacut: {name}")
+        )
+        if settings.vs_rembg:
+            written["rembg"], tools["rembg"] = _rembg_masks(settings, samples, root / "rembg")
+            step("rembg: done")
+        for tool, scores in tools.items():
+            _score(scores, samples, written[tool])
+        difference: dict[str, float] = {}
+        if "rembg" in written:
+            for sample in samples:
+                if sample.name in written["alphacut"] and sample.name in written["rembg"]:
+                    ours = read_grey(written["alphacut"][sample.name])
+                    size = (ours.shape[1], ours.shape[0])
+                    theirs = read_grey(written["rembg"][sample.name], size)
+                    diff = np.abs(ours.astype(np.int16) - theirs.astype(np.int16))
+                    difference[sample.name] = float(diff.mean() / 255.0)
+        matte = any(is_matte(read_grey(s.mask)) for s in samples)
+        step("scored")
+    if not tools["alphacut"].rows:
+        raise AlphacutError("no image could be processed; see the errors above")
+    return QualityReport(
+        settings=settings,
+        samples=samples,
+        tools=tools,
+        matte=matte,
+        mask_difference=difference,
+        problems=problems,
+        started=started,
+    )
