@@ -112,9 +112,10 @@ def convs_feeding(model: Any, op_type: str = "Sigmoid") -> list[str]:
     return sorted(found, key=order.__getitem__)
 
 
-def select_excluded(model: Any, spec: Sequence[str]) -> list[str]:
+def select_excluded(model: Any, spec: Sequence[str],
+                    stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> list[str]:
     """Node names to keep fp32 for a list of group names, ``sigmoid-inputs`` or ``conv:N``."""
-    groups = conv_groups(model)
+    groups = conv_groups(model, stages)
     convs = conv_names(model)
     chosen: dict[str, None] = {}
     for item in spec:
@@ -214,7 +215,8 @@ class QuantRecipe:
     op_types: tuple[str, ...] = ()  # empty: every op ORT can quantize
 
 
-def quantize(model13: Any, ranges: Any, recipe: QuantRecipe) -> Any:
+def quantize(model13: Any, ranges: Any, recipe: QuantRecipe,
+             stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> Any:
     """The QDQ-quantized ModelProto of an opset-13 ``model13`` with ``ranges`` from calibrate()."""
     import onnx
     from onnxruntime.quantization import QuantType
@@ -232,7 +234,7 @@ def quantize(model13: Any, ranges: Any, recipe: QuantRecipe) -> Any:
         getattr(QuantType, recipe.activation),
         ranges,
         [],
-        select_excluded(model, recipe.exclude),
+        select_excluded(model, recipe.exclude, stages),
         op_types,
         {},
     )
