@@ -24,6 +24,10 @@ from alphacut.accel.backend import Backend, Discovery
 from alphacut.accel.probe import ProbeCache, model_sha256, probe, reference_outputs
 from alphacut.errors import ProviderError
 
+# An adapter must be clearly slower than the CPU to lose to it: steady times of equally
+# fast providers differ by a few percent from run to run.
+SLOWER_THAN_CPU = 0.9
+
 Preference = Literal["high-performance", "low-power", "cpu"]
 PREFERENCES: tuple[str, ...] = ("high-performance", "low-power", "cpu")
 
@@ -190,7 +194,7 @@ def order(
 
     def sort_key(adapter: Adapter) -> tuple[int, int]:
         ratio = speedup(adapter, cpu)
-        slower = ratio is not None and ratio < 1.0 and adapter.kind != "cpu"
+        slower = ratio is not None and ratio < SLOWER_THAN_CPU and adapter.kind != "cpu"
         # A slower adapter sorts just after the CPU: the CPU wins, the order stays stable.
         return (rank(cpu, preference) if (slower and cpu) else rank(adapter, preference),
                 1 if slower else 0)
@@ -228,7 +232,7 @@ def explain(
         ratio = speedup(adapter, cpu)
         if adapter.probe is not None and not adapter.probe.usable:
             losers.append(f"{adapter.label} {adapter.probe.status}")
-        elif ratio is not None and ratio < 1.0:
+        elif ratio is not None and ratio < SLOWER_THAN_CPU:
             losers.append(f"{adapter.label} slower than CPU ({ratio:.2f}x)")
         else:
             losers.append(f"{adapter.label} not allowed")

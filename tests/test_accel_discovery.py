@@ -1,0 +1,193 @@
+"""Discovery in the real backend: DirectML, CUDA, OpenVINO and plugin paths.
+
+No GPU exists here, so ONNX Runtime's module is replaced by a stand-in that answers
+like a Windows/DirectML or a CUDA build would; the real backend's own code runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+
+from alphacut.accel.adapter import Adapter
+from alphacut.accel.ort_backend import (
+    OrtBackend,
+    adapter_from_ep_device,
+    missing_device_node,
+    provider_entries,
+)
+
+pytest.importorskip("onnxruntime")
+
+
+class FakeOrt:
+    """Just enough of the onnxruntime module for discovery and session creation."""
+
+    __version__ = "1.23.0"
+
+    class ExecutionMode:
+        ORT_SEQUENTIAL = "sequential"
+
+    class SessionOptions:
+        def __init__(self) -> None:
+            self.added: list[tuple[list, dict]] = []
+
+        def add_provider_for_devices(self, devices, options) -> None:
+            self.added.append((devices, options))
+
+    def __init__(self, providers: list[str], ep_devices: list) -> None:
+        self._providers = providers
+        self._ep_devices = ep_devices
+        self.sessions: list[dict] = []
+
+    def get_available_providers(self) -> list[str]:
+        return list(self._providers)
+
+    def get_ep_devices(self) -> list:
+        return list(self._ep_devices)
+
+    def InferenceSession(self, path, sess_options=None, providers=None):  # noqa: N802
+        self.sessions.append({"path": path, "opts": sess_options, "providers": providers})
+        first = SimpleNamespace(name="input", shape=[1, 3, 320, 320])
+        names = [p[0] for p in providers] if providers else ["X"]
+        return SimpleNamespace(get_inputs=lambda: [first], get_providers=lambda: names)
+
+
+def _ep_device(ep_name, hw_type, *, ep_options=None, ep_metadata=None, metadata=None,
+               vendor="Vendor"):
+    return SimpleNamespace(
+        ep_name=ep_name,
+        ep_options=ep_options or {},
+        ep_metadata=ep_metadata or {},
+        device=SimpleNamespace(type=SimpleNamespace(name=hw_type), vendor=vendor,
+                               metadata=metadata or {}),
+    )
+
+
+def _backend_with(fake: FakeOrt) -> OrtBackend:
+    backend = OrtBackend()
+    backend._ort = fake  # type: ignore[assignment]
+    return backend
+
+
+def test_directml_adapters_from_ep_devices():
+    fake = FakeOrt(
+        ["DmlExecutionProvider", "CPUExecutionProvider"],
+        [
+            _ep_device("CPUExecutionProvider", "CPU"),
+            _ep_device("DmlExecutionProvider", "GPU", ep_options={"device_id": "0"}, vendor="AMD",
+                       metadata={"DxgiAdapterNumber": "0", "Description": "Radeon RX 7800 XT",
+                                 "Discrete": "1"}),
+            _ep_device("DmlExecutionProvider", "GPU", ep_options={"device_id": "1"},
+                       vendor="Intel", metadata={"DxgiAdapterNumber": "1", "Discrete": "0",
+                                                 "Description": "Intel UHD 770"}),
+        ],
+    )
+    adapters = _backend_with(fake).candidates()
+    assert [(a.label, a.discrete, a.name, a.plugin) for a in adapters] == [
+        ("directml:0", True, "Radeon RX 7800 XT", False),
+        ("directml:1", False, "Intel UHD 770", False),
+    ]
+
+
+def test_directml_without_ep_devices_offers_the_default_adapter():
+    fake = FakeOrt(["DmlExecutionProvider", "CPUExecutionProvider"], [])
+    (adapter,) = _backend_with(fake).candidates()
+    assert adapter.label == "directml:0" and adapter.discrete is None
+
+
+def test_directml_session_gets_device_id_and_dml_session_options(tmp_path):
+    fake = FakeOrt(["DmlExecutionProvider", "CPUExecutionProvider"], [])
+    backend = _backend_with(fake)
+    adapter = Adapter("DmlExecutionProvider", "1", "gpu")
+    session = backend.create_session(tmp_path / "m.onnx", adapter, threads=3)
+    (call,) = fake.sessions
+    assert call["providers"] == [("DmlExecutionProvider", {"device_id": "1"})]
+    assert call["opts"].enable_mem_pattern is False
+    assert call["opts"].execution_mode == "sequential"
+    assert call["opts"].intra_op_num_threads == 3
+    assert session.providers()[0] == "DmlExecutionProvider"
+
+
+def test_cuda_adapters_counted_by_nvml(monkeypatch):
+    pynvml = ModuleType("pynvml")
+    pynvml.nvmlInit = lambda: None
+    pynvml.nvmlDeviceGetCount = lambda: 2
+    pynvml.nvmlDeviceGetHandleByIndex = lambda i: i
+    pynvml.nvmlDeviceGetName = lambda h: [b"NVIDIA RTX 4090", "NVIDIA A2"][h]
+    monkeypatch.setitem(sys.modules, "pynvml", pynvml)
+    fake = FakeOrt(["TensorrtExecutionProvider", "CUDAExecutionProvider",
+                    "CPUExecutionProvider"], [])
+    adapters = _backend_with(fake).candidates()
+    assert [(a.label, a.name) for a in adapters] == [
+        ("tensorrt:0", "NVIDIA RTX 4090"), ("tensorrt:1", "NVIDIA A2"),
+        ("cuda:0", "NVIDIA RTX 4090"), ("cuda:1", "NVIDIA A2"),
+    ]
+
+
+def test_cuda_without_nvml_offers_device_zero(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import fails
+    fake = FakeOrt(["CUDAExecutionProvider", "CPUExecutionProvider"], [])
+    (adapter,) = _backend_with(fake).candidates()
+    assert adapter.label == "cuda:0" and adapter.vendor == "NVIDIA"
+
+
+def test_cuda_and_tensorrt_provider_entries():
+    assert provider_entries(Adapter("CUDAExecutionProvider", "1", "gpu")) == [
+        ("CUDAExecutionProvider", {"device_id": "1"})
+    ]
+    assert provider_entries(Adapter("TensorrtExecutionProvider", "0", "gpu")) == [
+        ("TensorrtExecutionProvider", {"device_id": "0"}),
+        ("CUDAExecutionProvider", {"device_id": "0"}),
+    ]
+    assert provider_entries(Adapter("OpenVINOExecutionProvider", "GPU.1", "gpu")) == [
+        ("OpenVINOExecutionProvider", {"device_type": "GPU.1"})
+    ]
+
+
+def test_plugin_ep_device_is_used_through_add_provider_for_devices(tmp_path):
+    webgpu = _ep_device("WebGpuExecutionProvider", "GPU", vendor="NVIDIA",
+                        metadata={"Description": "RTX"})
+    fake = FakeOrt(["CPUExecutionProvider"], [webgpu])
+    backend = _backend_with(fake)
+    (adapter,) = backend.candidates()
+    assert adapter.plugin and adapter.label == "webgpu:0" and adapter.device_type == "gpu"
+    backend.create_session(tmp_path / "m.onnx", adapter, threads=1)
+    (call,) = fake.sessions
+    assert call["providers"] is None
+    assert call["opts"].added == [([webgpu], {})]
+
+
+def test_openvino_plugin_device_names_come_from_ep_metadata():
+    adapter = adapter_from_ep_device(
+        ep_name="OpenVINOExecutionProvider", ep_options={}, ep_metadata={"ov_device": "NPU"},
+        hw_type="NPU", hw_vendor="Intel", hw_metadata={}, built_in=False,
+    )
+    assert adapter is not None
+    assert (adapter.label, adapter.device_type, adapter.plugin) == ("openvino:NPU", "npu", True)
+
+
+def test_openvino_without_package_probes_device_types(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    fake = FakeOrt(["OpenVINOExecutionProvider", "CPUExecutionProvider"],
+                   [_ep_device("CPUExecutionProvider", "CPU")])
+    adapters = {a.label: a for a in _backend_with(fake).candidates()}
+    assert set(adapters) == {"openvino:GPU", "openvino:NPU", "openvino:CPU"}
+    assert adapters["openvino:CPU"].probe is None
+    if sys.platform.startswith("linux") and not Path("/dev/dri").exists():
+        assert adapters["openvino:GPU"].probe.status == "skipped"
+
+
+def test_missing_device_nodes(tmp_path):
+    assert missing_device_node("GPU", tmp_path).startswith("no GPU render node")
+    assert missing_device_node("NPU", tmp_path).startswith("no NPU device node")
+    (tmp_path / "dri").mkdir()
+    (tmp_path / "dri" / "renderD128").touch()
+    (tmp_path / "accel").mkdir()
+    (tmp_path / "accel" / "accel0").touch()
+    assert missing_device_node("GPU.0", tmp_path) == ""
+    assert missing_device_node("NPU", tmp_path) == ""
+    assert missing_device_node("CPU", tmp_path) == ""
