@@ -42,6 +42,7 @@ class Environment:
     ort_flavour: str
     ort_version: str
     ep_versions: dict[str, str] = field(default_factory=dict)
+    ort_providers: list[str] = field(default_factory=list)
     model: str = ""
     model_sha256: str = ""
     threads: dict[str, str] = field(default_factory=dict)
@@ -99,7 +100,11 @@ def ep_versions(flavour: str) -> dict[str, str]:
 
 
 def collect(
-    *, model: str = "", model_path: Path | None = None, intra_op_threads: int | None = None
+    *,
+    model: str = "",
+    model_path: Path | None = None,
+    intra_op_threads: int | None = None,
+    providers: tuple[str, ...] = (),
 ) -> Environment:
     """Describe this machine, the ORT build and (optionally) the model file under test."""
     import psutil
@@ -121,6 +126,7 @@ def collect(
         ort_flavour=flavour,
         ort_version=version,
         ep_versions=ep_versions(flavour),
+        ort_providers=list(providers),
         model=model,
         model_sha256=sha256_file(model_path) if model_path else "",
         threads=threads,

@@ -20,15 +20,6 @@ from alphacut.bench.sampler import ResourceSampler, ResourceUsage
 from alphacut.bench.stats import Ratio, percentile, round_or_none
 from alphacut.errors import AlphacutError
 
-# What ``--providers all`` tries, in this order; ones that cannot open are listed, not run.
-CANDIDATE_PROVIDERS: tuple[str, ...] = (
-    "cpu",
-    "openvino:CPU",
-    "openvino:GPU",
-    "openvino:NPU",
-    "cuda",
-    "directml",
-)
 BASELINE = "cpu"
 
 ProgressCallback = Callable[[int, int, str], None]
@@ -40,7 +31,7 @@ class HardwareSettings:
 
     images: tuple[Path, ...]
     model: str = "u2netp"
-    providers: tuple[str, ...] = ("cpu", "openvino:CPU")
+    providers: tuple[str, ...] = ("cpu", "auto")
     runs: int = 3
     warmup: int = 1
     threads: int | None = None
@@ -161,14 +152,29 @@ class HardwareReport:
         }
 
 
-def expand_providers(text: str) -> tuple[str, ...]:
-    """``all`` -> every candidate; ``auto`` -> cpu plus the adapter auto picks; else a list."""
-    words = tuple(w.strip() for w in text.split(",") if w.strip())
-    if words == ("all",):
-        return CANDIDATE_PROVIDERS
-    if not words:
-        return (BASELINE,)
-    return tuple(dict.fromkeys(words))  # keep order, drop repeats
+def expand_providers(text: str, discovery=None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """The adapters to measure for ``--providers`` and those discovery ruled out (with why).
+
+    ``all``: every adapter discovery lists (CPU first); ``auto``: the CPU and the adapter
+    ``auto`` picks (measured once if they are the same); otherwise a comma-separated list.
+    """
+    words = tuple(w.strip() for w in text.split(",") if w.strip()) or ("auto",)
+    if words == ("auto",):
+        return (BASELINE, "auto"), {}
+    if words != ("all",):
+        return tuple(dict.fromkeys(words)), {}  # keep order, drop repeats
+    if discovery is None:
+        from alphacut.accel.selection import default_backend
+
+        discovery = default_backend().discover()
+    runnable: list[str] = [BASELINE]
+    skipped: dict[str, str] = {}
+    for adapter in discovery.adapters:
+        if adapter.probe is not None and adapter.probe.status == "skipped":
+            skipped[adapter.label] = adapter.probe.error or "skipped by discovery"
+        elif adapter.label not in runnable:
+            runnable.append(adapter.label)
+    return tuple(runnable), skipped
 
 
 def verdict(report: HardwareReport) -> str:
@@ -208,8 +214,14 @@ def run_hardware_bench(
     on_progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     model_path: Path | None = None,
+    skipped: dict[str, str] | None = None,
 ) -> HardwareReport:
-    """Measure every adapter in ``settings`` and return the report (never raises per adapter)."""
+    """Measure every adapter in ``settings`` and return the report (never raises per adapter).
+
+    ``skipped`` lists adapters ruled out before the run (see :func:`expand_providers`); they
+    appear in the report as unavailable. An adapter that resolves to one already measured
+    (``auto`` picking the CPU, say) is measured once.
+    """
     from alphacut.accel import open_runner
     from alphacut.models.catalogue import get_model
     from alphacut.models.store import ModelStore
@@ -238,7 +250,7 @@ def run_hardware_bench(
 
     results: list[AdapterResult] = []
     removers: dict[str, Remover] = {}
-    unavailable: dict[str, str] = {}
+    unavailable: dict[str, str] = dict(skipped or {})
     tensors: list | None = None
     threads_used: int | None = settings.threads
     for requested in settings.providers:
@@ -264,6 +276,10 @@ def run_hardware_bench(
             progress(f"{requested}: unavailable")
             continue
         result.label = runner.adapter.label
+        if any(r.label == result.label for r in results):
+            unavailable[requested] = f"same adapter as {result.label}, measured once"
+            progress(f"{requested}: same as {result.label}")
+            continue
         threads_used = runner.threads
         removers[requested] = remover
         results.append(result)
@@ -299,7 +315,14 @@ def run_hardware_bench(
             end_to_end_speedup[result.label] = Ratio.of_pairs(
                 baseline.end_to_end_pass_s, result.end_to_end_pass_s
             )
-    environment = collect(model=spec.name, model_path=path, intra_op_threads=threads_used)
+    from alphacut.accel.selection import default_backend
+
+    environment = collect(
+        model=spec.name,
+        model_path=path,
+        intra_op_threads=threads_used,
+        providers=default_backend().discover().runtime.providers,
+    )
     return HardwareReport(
         environment=environment,
         settings=settings,

@@ -2,7 +2,7 @@
 
 A background thread samples every ``interval`` seconds; CPU % comes from the process's
 CPU-time delta over the phase's wall time (100 % = one core busy), so it does not depend
-on sampling luck. Temperature is the hottest CPU sensor psutil can read, or None.
+on sampling luck. Temperature comes from the accel layer's sensor reader, or is None.
 """
 
 from __future__ import annotations
@@ -12,28 +12,14 @@ import threading
 import time
 from dataclasses import dataclass
 
-# Sensor groups that report the CPU package or cores, hottest first in our preference.
-_CPU_SENSOR_GROUPS: tuple[str, ...] = ("coretemp", "k10temp", "zenpower", "cpu_thermal", "acpitz")
-
 
 def cpu_temperature() -> float | None:
-    """Hottest current CPU temperature in °C, or None where the platform exposes none."""
+    """Current CPU temperature in °C (the accel layer's sensor choice), or None."""
     import psutil
 
-    reader = getattr(psutil, "sensors_temperatures", None)
-    if reader is None:
-        return None
-    try:
-        groups = reader()
-    except (OSError, RuntimeError):
-        return None
-    readings = [
-        entry.current
-        for name in _CPU_SENSOR_GROUPS
-        for entry in groups.get(name, [])
-        if entry.current is not None and not math.isnan(entry.current)
-    ]
-    return max(readings) if readings else None
+    from alphacut.accel.telemetry import cpu_temperature as read_sensor
+
+    return read_sensor(psutil)[0]
 
 
 @dataclass
