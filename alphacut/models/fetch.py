@@ -321,6 +321,8 @@ class RemoteZip:
     progress: ProgressCallback | None = None
     ranges_used: bool = field(default=False, init=False)
     _entries: dict[str, ZipEntry] | None = field(default=None, init=False)
+    _tail: bytes = field(default=b"", init=False)
+    _tail_start: int = field(default=0, init=False)
     _archive: Path | None = field(default=None, init=False)
     _tmpdir: tempfile.TemporaryDirectory[str] | None = field(default=None, init=False)
 
@@ -344,16 +346,20 @@ class RemoteZip:
         entry = self._entries.get(member)
         if entry is None:
             raise ModelError(f"{self.url} has no member {member!r}")
-        header = self.fetcher.read_range(
-            self.url, f"{entry.header_offset}-{entry.header_offset + 29}"
-        )
-        if header is None or len(header[0]) != 30 or header[0][:4] != _LOCAL_SIG:
+        header = self._cached(entry.header_offset, 30)
+        if header is None:
+            got = self.fetcher.read_range(
+                self.url, f"{entry.header_offset}-{entry.header_offset + 29}"
+            )
+            header = got[0] if got else b""
+        if len(header) != 30 or header[:4] != _LOCAL_SIG:
             raise ModelError(f"{what}: bad local header")
-        name_len, extra_len = struct.unpack("<HH", header[0][26:30])
+        name_len, extra_len = struct.unpack("<HH", header[26:30])
         start = entry.header_offset + 30 + name_len + extra_len
-        if entry.compressed_size == 0:
-            return save_verified(dest, _inflate([], entry, what), sha256=sha256, size=size,
-                                 what=what)
+        cached = self._cached(start, entry.compressed_size)
+        if cached is not None or entry.compressed_size == 0:
+            return save_verified(dest, _inflate([cached or b""], entry, what), sha256=sha256,
+                                 size=size, what=what)
         end = start + entry.compressed_size - 1
         with self.fetcher.open(self.url, byte_range=f"{start}-{end}") as response:
             if response.status != 206:
@@ -362,6 +368,14 @@ class RemoteZip:
                                 limit=entry.compressed_size)
             return save_verified(dest, _inflate(raw, entry, what), sha256=sha256, size=size,
                                  what=what)
+
+    def _cached(self, start: int, length: int) -> bytes | None:
+        """Bytes already fetched with the directory (small archives fit in that request)."""
+        if self._tail and start >= self._tail_start:
+            at = start - self._tail_start
+            if at + length <= len(self._tail):
+                return self._tail[at : at + length]
+        return None
 
     def _load_directory(self) -> None:
         with self.fetcher.open(self.url, byte_range=f"-{_EOCD_MAX}") as response:
@@ -386,6 +400,7 @@ class RemoteZip:
                 return
             directory = got[0]
         self._entries = parse_entries(directory)
+        self._tail, self._tail_start = tail, tail_start
         self.ranges_used = True
 
     def _download_archive(self) -> None:

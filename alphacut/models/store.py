@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from alphacut.errors import ChecksumError, ModelError
-from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source, model_names
+from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
@@ -65,29 +65,37 @@ class AddedModel:
     added: str
 
 
-def families() -> tuple[str, ...]:
+def families(catalogue: tuple[ModelSpec, ...] = CATALOGUE) -> tuple[str, ...]:
     """Families a model can belong to (each has a recipe and a catalogue model)."""
-    return tuple(dict.fromkeys(spec.family for spec in CATALOGUE))
+    return tuple(dict.fromkeys(spec.family for spec in catalogue))
 
 
-def family_template(family: str) -> ModelSpec:
+def family_template(family: str, catalogue: tuple[ModelSpec, ...] = CATALOGUE) -> ModelSpec:
     """The catalogue model whose input size and normalisation an added model inherits."""
-    for spec in CATALOGUE:
+    for spec in catalogue:
         if spec.family == family:
             return spec
-    raise ModelError(f"unknown family {family!r}; known: {', '.join(families())}")
-
-
-def _catalogue_spec(name: str) -> ModelSpec | None:
-    return next((spec for spec in CATALOGUE if spec.name == name), None)
+    raise ModelError(f"unknown family {family!r}; known: {', '.join(families(catalogue))}")
 
 
 class ModelStore:
-    """Model files under ``<cache>/models``; a file is used only after its sha256 matches."""
+    """Model files under ``<cache>/models``; a file is used only after its sha256 matches.
 
-    def __init__(self, paths: AppPaths | None = None, fetcher: Fetcher | None = None) -> None:
+    ``fetcher`` and ``catalogue`` are injectable so tests can serve their own files.
+    """
+
+    def __init__(
+        self,
+        paths: AppPaths | None = None,
+        fetcher: Fetcher | None = None,
+        catalogue: tuple[ModelSpec, ...] = CATALOGUE,
+    ) -> None:
         self.paths = paths or AppPaths.from_env()
         self.fetcher = fetcher or Fetcher()
+        self.catalogue = catalogue
+
+    def _catalogue_spec(self, name: str) -> ModelSpec | None:
+        return next((spec for spec in self.catalogue if spec.name == name), None)
 
     # -- names and specs -------------------------------------------------------------
 
@@ -113,11 +121,11 @@ class ModelStore:
 
     def names(self) -> list[str]:
         """Catalogue names in catalogue order, then added names alphabetically."""
-        return model_names() + sorted(self.added())
+        return [spec.name for spec in self.catalogue] + sorted(self.added())
 
     def spec(self, name: str) -> ModelSpec:
         """The spec for a catalogue or user-added model; unknown names raise ``ModelError``."""
-        found = _catalogue_spec(name)
+        found = self._catalogue_spec(name)
         if found:
             return found
         record = self.added().get(name)
@@ -126,7 +134,7 @@ class ModelStore:
                 f"unknown model {name!r}; known models: {', '.join(self.names())} "
                 f"(add your own with 'alphacut models add FILE --as NAME --family FAMILY')"
             )
-        template = family_template(record.family)
+        template = family_template(record.family, self.catalogue)
         return ModelSpec(
             name=record.name,
             family=record.family,
@@ -147,7 +155,7 @@ class ModelStore:
     def status(self, spec: ModelSpec) -> ModelStatus:
         """Check the cached file against its pinned (or recorded) size and sha256."""
         path = self.path_for(spec)
-        origin: Origin = "catalogue" if _catalogue_spec(spec.name) else "added"
+        origin: Origin = "catalogue" if self._catalogue_spec(spec.name) else "added"
         if not path.is_file():
             return ModelStatus(spec, path, False, False, "not downloaded", origin)
         size = path.stat().st_size
@@ -277,7 +285,7 @@ class ModelStore:
                 f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' "
                 "(at most 64 characters)"
             )
-        catalogued = _catalogue_spec(name)
+        catalogued = self._catalogue_spec(name)
         if catalogued is not None:
             if family and family != catalogued.family:
                 raise ModelError(
@@ -285,20 +293,22 @@ class ModelStore:
                 )
             if input_size and input_size != catalogued.input_size:
                 raise ModelError(f"{name} is a catalogue model with a fixed input size")
-            copy_verified(
-                file,
-                self.path_for(catalogued),
-                sha256=catalogued.sha256,
-                size=catalogued.size,
-                what=f"{file} (as catalogue model {name})",
-            )
+            try:
+                copy_verified(file, self.path_for(catalogued), sha256=catalogued.sha256,
+                              size=catalogued.size, what=str(file))
+            except ChecksumError as exc:
+                raise ChecksumError(
+                    f"{file} is not the catalogue's {name} file, so it cannot be added under "
+                    f"that name ({str(exc).removeprefix(f'{file}: ')}); "
+                    f"choose another name and give --family"
+                ) from exc
             return self.status(catalogued)
         if not family:
             raise ModelError(
                 f"--family is required for a model outside the catalogue; "
-                f"one of: {', '.join(families())}"
+                f"one of: {', '.join(families(self.catalogue))}"
             )
-        template = family_template(family)
+        template = family_template(family, self.catalogue)
         digest = sha256_file(file)
         record = AddedModel(
             name=name,
