@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from alphacut.accel.adapter import Adapter
-from alphacut.errors import ModelError, ProviderError
+from alphacut.errors import ProviderError
 
 ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.model
@@ -22,13 +22,9 @@ needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="no OpenVINO provid
 
 
 @pytest.fixture(scope="module")
-def model_path() -> Path:
-    from alphacut.models.store import ModelStore
-
-    try:
-        return ModelStore().locate("u2netp")
-    except ModelError as exc:
-        pytest.skip(str(exc))
+def model_path(model_file: Path) -> Path:
+    """The verified u2netp from the shared conftest fixture."""
+    return model_file
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +137,35 @@ def test_auto_reuses_the_probe_cache_and_verifies(providers_json, model_path, mo
     assert runner.adapter.probe is not None and runner.adapter.probe.cached
     with pytest.raises(ProviderError, match="is not available"):
         open_runner(model_path, provider="directml", strict=True)
+
+
+def _providers_args(*argv: str) -> argparse.Namespace:
+    from alphacut.commands import providers
+
+    parser = argparse.ArgumentParser()
+    providers.register(parser.add_subparsers())
+    return parser.parse_args(["providers", *argv])
+
+
+def test_providers_table_from_the_cache(providers_json, monkeypatch, capsys):
+    home, runs = providers_json
+    monkeypatch.setenv("ALPHACUT_HOME", str(home))
+    monkeypatch.setenv("COLUMNS", "120")
+    args = _providers_args()
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    chosen = runs[0][0]["chosen"]
+    assert f"auto (high-performance) picks {chosen}:" in out
+    assert "cached result; --reprobe measures again" in out
+    assert any(line.split()[:2] == ["cpu", "ok"] for line in out.splitlines() if line.strip())
+
+
+def test_providers_without_the_model_still_lists_adapters(capsys):
+    args = _providers_args("--json")  # the isolated home has no model
+    assert args.func(args) == 0
+    captured = capsys.readouterr()
+    payload = json.loads(captured.out)
+    assert "not downloaded" in captured.err
+    assert [row["label"] for row in payload["adapters"]][-1] == "cpu"
+    assert all(row["probe"] is None or row["probe"]["status"] == "skipped"
+               for row in payload["adapters"])

@@ -241,7 +241,9 @@ def explain(
         head = "no accelerated adapter works here" if losers else "only adapter available"
     else:
         head = f"first working adapter in {preference} order"
-        if ratio is not None:
+        if chosen.probe is None:
+            head = f"first adapter in {preference} order (not probed yet)"
+        elif ratio is not None:
             head += f", {ratio:.2f}x CPU speed"
         elif chosen.probe is not None and chosen.probe.status == "verified":
             head += " (verified, not yet timed: run 'alphacut providers')"

@@ -40,12 +40,12 @@ def run(args: argparse.Namespace) -> int:
         probe_adapters,
     )
     from alphacut.accel.threads import default_threads
+    from alphacut.errors import ModelError
     from alphacut.models.catalogue import get_model
     from alphacut.models.store import ModelStore
 
     flavours = check_flavours()
     spec = get_model(args.model)
-    model_path = ModelStore().locate(spec.name)
     threads = args.threads or default_threads()
     backend = default_backend()
     discovery = backend.discover()
@@ -55,10 +55,17 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(f"probing {label} …", file=sys.stderr, flush=True)
 
-    adapters = probe_adapters(
-        backend, model_path, discovery.adapters, threads=threads, cache=cache,
-        reprobe=args.reprobe, model_sha=spec.sha256, on_probe=progress,
-    )
+    try:
+        model_path = ModelStore().locate(spec.name)
+    except ModelError as exc:
+        # Still worth showing what discovery found; probing needs the model.
+        print(f"alphacut: {exc}; adapters are listed but not probed", file=sys.stderr)
+        adapters = list(discovery.adapters)
+    else:
+        adapters = probe_adapters(
+            backend, model_path, discovery.adapters, threads=threads, cache=cache,
+            reprobe=args.reprobe, model_sha=spec.sha256, on_probe=progress,
+        )
     selection = choose(adapters, args.preference)
     if args.json:
         payload = {
