@@ -40,7 +40,7 @@ def test_remove_reports_bad_file_and_exits_one(photo: Path, tmp_path: Path, caps
 
 
 def test_remove_json_lines(photo: Path, tmp_path: Path, capsys) -> None:
-    code = main(["remove", str(photo), "-o", str(tmp_path / "out"), "--json"])
+    code = main(["remove", str(photo), "-o", str(tmp_path / "out"), "--json", "--provider", "cpu"])
     assert code == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     image, summary = lines
