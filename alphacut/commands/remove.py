@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -117,9 +121,16 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         reporter.summary_line(0, 0, len(problems), [])
         return 1 if problems else 0
+    from alphacut.errors import OutputError
     from alphacut.pipeline.batch import BatchRunner
+    from alphacut.pipeline.output import check_writable
     from alphacut.pipeline.remover import Remover
 
+    try:
+        check_writable(args.output)
+    except OutputError as exc:
+        print(f"alphacut remove: error: {exc}", file=sys.stderr)
+        return 1
     remover = Remover.open(
         args.model,
         provider=args.provider,
@@ -129,16 +140,64 @@ def run(args: argparse.Namespace) -> int:
     )
     reporter.started(len(jobs), remover.provider)
     failed = len(problems)
-    done = skipped = 0
-    with reporter.progress(len(jobs)) as advance:
-        for result in BatchRunner(remover, out_opts).run(jobs):
+    done = skipped = cancelled = 0
+    with _stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
+        for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
             advance(result)
             if result.status == "done":
                 done += 1
             elif result.status == "skipped":
                 skipped += 1
+            elif result.status == "cancelled":
+                cancelled += 1
             else:
                 failed += 1
     events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
     reporter.summary_line(done, skipped, failed, events)
+    if stop.signum is not None:
+        print(
+            f"alphacut: stopped by {signal.Signals(stop.signum).name}: {cancelled} image(s) not "
+            "started; run again with --skip-existing to finish them",
+            file=sys.stderr,
+        )
+        return 128 + stop.signum
     return 1 if failed else 0
+
+
+class _SignalStop:
+    """The first SIGINT/SIGTERM asks the batch to stop; a second one aborts at once."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+        self.signum: int | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self.event.is_set():
+            raise KeyboardInterrupt
+        self.signum = signum
+        self.event.set()
+        print(
+            "alphacut: stopping: finishing the images being written "
+            "(press Ctrl-C again to abort now)",
+            file=sys.stderr,
+        )
+
+
+@contextmanager
+def _stop_on_signals() -> Iterator[_SignalStop]:
+    """Treat SIGTERM like Ctrl-C: stop starting images, let started writes finish.
+
+    Outputs are atomic either way; this makes a polite stop also print the summary and
+    leave no temp files. Handlers can only be set from the main thread; elsewhere the
+    defaults stay (a KeyboardInterrupt still ends the batch safely).
+    """
+    stop = _SignalStop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

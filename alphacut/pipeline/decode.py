@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,12 +96,17 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
                 if width * height > max_pixels:
                     raise DecodeError(
                         path,
-                        f"{width}x{height} is {width * height / 1e6:.0f} MP, above the "
-                        f"{max_pixels / 1e6:.0f} MP limit (raise it with --max-pixels)",
+                        f"{width}x{height} is {width * height / 1e6:.3g} MP, above the "
+                        f"{max_pixels / 1e6:.3g} MP limit (raise it with --max-pixels)",
                     )
+                if img.format == "PNG":
+                    _verify_png_checksums(path)
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1:
-                    notes.append(f"{frames} frames: used the first")
+                    notes.append(
+                        f"animated {img.format or 'image'} with {frames} frames: "
+                        "used the first frame"
+                    )
                 img.seek(0)
                 img.load()
                 img = ImageOps.exif_transpose(img) or img
@@ -107,7 +114,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     except DecodeError:
         raise
     except Image.DecompressionBombError as exc:
-        raise DecodeError(path, f"image too large: {exc}") from exc
+        raise DecodeError(path, _bomb_reason(exc)) from None
     except FileNotFoundError:
         raise DecodeError(path, "file not found") from None
     except IsADirectoryError:
@@ -119,25 +126,79 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
             raise DecodeError(
                 path, "HEIC/HEIF needs the optional plugin: pip install 'alphacut[heic]'"
             ) from None
-        size = _file_size(path)
-        reason = "empty file" if size == 0 else "not a recognised image format"
-        raise DecodeError(path, reason) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        # Pillow reports truncation, bad CRCs and broken headers through these.
-        text = str(exc).strip() or exc.__class__.__name__
-        raise DecodeError(path, f"broken or truncated image ({text})") from None
+        raise DecodeError(path, _unidentified_reason(path)) from None
     except MemoryError:
         raise DecodeError(path, "not enough memory to decode") from None
+    except OSError as exc:
+        if exc.errno is not None:  # the file system refused, not the decoder (ELOOP, EIO...)
+            raise DecodeError(path, f"cannot read: {exc.strerror or exc}") from None
+        raise DecodeError(path, f"broken or truncated image ({_exc_text(exc)})") from None
+    except Exception as exc:
+        # Pillow's format plugins report damaged files through SyntaxError, ValueError,
+        # EOFError and, for crafted headers, struct.error, IndexError and the like; every
+        # one of them means "this file is broken", never "stop the batch".
+        raise DecodeError(path, f"broken or truncated image ({_exc_text(exc)})") from None
     if rgb.width < 1 or rgb.height < 1:
         raise DecodeError(path, "image has no pixels")
     return DecodedImage(path=path, rgb=rgb, alpha=alpha, notes=notes)
 
 
-def _file_size(path: Path) -> int:
+def _bomb_reason(exc: Image.DecompressionBombError) -> str:
+    """Pillow refuses headers claiming over twice its MAX_IMAGE_PIXELS before any decoding."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    claimed = f"{int(found.group(1)) / 1e6:,.0f} MP claimed, " if found else ""
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+    return f"image too large ({claimed}over Pillow's {limit:.3g} MP safety limit); not decoded"
+
+
+def _exc_text(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text if text else exc.__class__.__name__
+
+
+def _verify_png_checksums(path: Path) -> None:
+    """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short.
+
+    Pillow does not check chunk CRCs while decoding, so a damaged PNG can load with wrong
+    pixels; ``verify()`` walks every chunk without decoding (about 2% of a load's time).
+    """
     try:
-        return path.stat().st_size
-    except OSError:
-        return -1
+        with Image.open(path) as check:
+            check.verify()
+    except (SyntaxError, ValueError, EOFError, struct.error) as exc:
+        raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
+    except OSError as exc:
+        if exc.errno is not None:
+            raise
+        raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
+
+
+# Leading bytes of formats Pillow reads; a file that starts like one of them but does not
+# open has a damaged header, which is a more useful reason than "unknown format".
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"GIF8", "GIF"),
+    (b"BM", "BMP"),
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+)
+
+
+def _unidentified_reason(path: Path) -> str:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError as exc:
+        return f"cannot read: {exc.strerror or exc}"
+    if not head:
+        return "empty file"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "damaged WEBP header"
+    for magic, name in _SIGNATURES:
+        if head.startswith(magic):
+            return f"damaged {name} header"
+    return "not a recognised image format"
 
 
 def model_input_rgb(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:

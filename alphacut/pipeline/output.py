@@ -151,7 +151,7 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
         # O_EXCL guarantees we never write into somebody else's file.
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
     except OSError as exc:
-        raise OutputError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise OutputError(path, f"cannot write {path.parent}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             image.save(fh, format=fmt, **params)
@@ -163,11 +163,29 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
         raise
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
-        raise OutputError(path, f"cannot write: {exc.strerror or exc}") from None
+        raise OutputError(path, f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
     return path.stat().st_size
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and prove a file can be made in it (then remove it).
+
+    Run once before a batch so an unwritable output folder costs one clear line instead of
+    a failure per image after its inference has been paid for. The probe uses the temp
+    naming, so if the process dies right here the next run cleans it up.
+    """
+    probe = folder / f".probe.{os.getpid()}.{secrets.token_hex(4)}{TEMP_MARK}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        os.close(fd)
+        probe.unlink()
+    except OSError as exc:
+        reason = f"cannot write to the output folder: {exc.strerror or exc}"
+        raise OutputError(folder, reason) from None
 
 
 _TEMP_RE = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}" + re.escape(TEMP_MARK) + "$")
