@@ -51,6 +51,23 @@ def test_run_failing_on_third_image_falls_back_once_and_retries_that_image(tmp_p
     assert event.as_dict()["failed"] == "directml:1"
 
 
+def test_an_adapter_lost_mid_batch_is_not_picked_by_the_next_auto_start(tmp_path):
+    gpu = FakeDevice("CUDAExecutionProvider", device="0", fail_on_run=1, run_error="Xid 79")
+    backend = FakeBackend(devices=[gpu])
+    runner = _open(backend, tmp_path)
+    runner.run(_tensor(0))
+    assert runner.adapter.label == "cpu"
+    backend.created.clear()
+    again = _open(backend, tmp_path)
+    assert again.adapter.label == "cpu" and backend.created == ["cpu"]
+    assert "cuda:0 failed" in again.reason
+    cached = ProbeCache(tmp_path, backend.version).get(gpu.adapter, "0" * 64)
+    assert cached is not None and cached.error == "failed at run time: Xid 79"
+    # --reprobe gives it another chance.
+    backend.created.clear()
+    assert _open(backend, tmp_path, reprobe=True).adapter.label == "cuda:0"
+
+
 def test_fallback_counts_match_the_issue_example(tmp_path):
     gpu = FakeDevice("OpenVINOExecutionProvider", device="GPU", fail_on_run=189,
                      run_error="CL_OUT_OF_RESOURCES")

@@ -65,3 +65,16 @@ def test_real_check_reads_metadata_without_importing_onnxruntime():
     # Whatever distribution provides the importable onnxruntime package must be listed.
     providers_of_ort = metadata.packages_distributions().get("onnxruntime", [])
     assert {name.lower() for name in providers_of_ort} <= installed
+
+
+def test_providers_command_module_and_flavour_check_stay_light():
+    code = (
+        "import sys\n"
+        "import alphacut.commands.providers, alphacut.accel.flavours\n"
+        "from alphacut.accel.flavours import check_flavours\n"
+        "check_flavours()\n"
+        "print(sorted(m for m in ('numpy', 'onnxruntime', 'rich', 'PIL') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +46,7 @@ class Runner:
         strict: bool = False,
         reason: str = "",
         notes: Iterable[str] = (),
+        on_lost: Callable[[Adapter, str], None] | None = None,
     ) -> None:
         self.backend = backend
         self.model_path = Path(model_path)
@@ -58,6 +59,7 @@ class Runner:
         self.fallback_events: list[FallbackEvent] = []
         self.lost: list[Adapter] = []
         self.images = 0
+        self._on_lost = on_lost
         self._session = session
         self._lock = threading.Lock()
         self.input_name: str = session.input_name
@@ -99,6 +101,8 @@ class Runner:
         """Mark the adapter lost and move to a CPU session, made once."""
         failed = self.adapter
         self.lost.append(failed)
+        if self._on_lost is not None:
+            self._on_lost(failed, error_text(exc))
         try:
             session = create_verified(
                 self.backend, self.model_path, CPU_ADAPTER, threads=self.threads
@@ -186,8 +190,16 @@ def open_runner(
         considered = [tried.get(a.key, a) for a in adapters]
         cpu = next((a for a in considered if a.kind == "cpu"), None)
         reason = explain(chosen, considered, request.preference, cpu)
+
+        def remember_loss(adapter: Adapter, error: str) -> None:
+            # The next 'auto' start should not pick an adapter that failed mid-batch;
+            # --reprobe (or 'alphacut providers --reprobe') gives it another chance.
+            cache.put(adapter, sha, ProbeResult(status="failed", threads=threads,
+                                                error=f"failed at run time: {error}",
+                                                measured_at=time.time()))
+
         return Runner(backend, model_path, chosen, session, threads=threads, strict=strict,
-                      reason=reason)
+                      reason=reason, on_lost=remember_loss)
     raise ProviderError("no adapter could be opened")  # order() always includes the CPU
 
 
