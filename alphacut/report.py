@@ -116,4 +116,12 @@ class BatchReporter:
                 print(f"  {line}", file=self.err)
 
     def _emit(self, record: dict[str, object]) -> None:
-        print(json.dumps(record, ensure_ascii=False), file=self.out, flush=True)
+        text = json.dumps(record, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            # A file name that is not UTF-8 arrives as lone surrogates; written raw they make
+            # invalid UTF-8 (or crash a strict stdout). Escaped, they stay valid JSON and
+            # os.fsencode() of the parsed string gives back the exact bytes on disk.
+            text = json.dumps(record, ensure_ascii=True)
+        print(text, file=self.out, flush=True)

@@ -66,7 +66,9 @@ def _png_header_only(width: int, height: int) -> bytes:
     """A valid PNG signature and IHDR claiming ``width`` x ``height``, a tiny IDAT, IEND."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return (
@@ -97,7 +99,9 @@ def _quadrant_means(arr: np.ndarray) -> list[np.ndarray]:
     h, w = arr.shape[:2]
     h2, w2, m = h // 2, w // 2, 6
     boxes = [(0, h2, 0, w2), (0, h2, w2, w), (h2, h, 0, w2), (h2, h, w2, w)]
-    return [arr[t + m : b - m, left + m : r - m, :3].reshape(-1, 3).mean(0) for t, b, left, r in boxes]
+    return [
+        arr[t + m : b - m, left + m : r - m, :3].reshape(-1, 3).mean(0) for t, b, left, r in boxes
+    ]
 
 
 # name -> (bytes, substring the error line must contain)
@@ -159,7 +163,11 @@ def _good_files(folder: Path) -> dict[str, Image.Image]:
     with Image.open(folder / "anim gif.gif") as img:
         expected["anim gif.gif"] = img.convert("RGB")
     frames[0].save(
-        folder / "anim webp.webp", save_all=True, append_images=frames[1:], duration=50, lossless=True
+        folder / "anim webp.webp",
+        save_all=True,
+        append_images=frames[1:],
+        duration=50,
+        lossless=True,
     )
     expected["anim webp.webp"] = frames[0]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ def _walk(root: Path, recursive: bool, skip: Path | None) -> Iterator[Path | Inp
             except OSError:
                 is_dir = False
             if is_dir:
-                if recursive and (skip is None or path.resolve() != skip):
+                if recursive and (skip is None or _resolved(path) != skip):
                     subdirs.append(path)
             elif is_image_name(path):
                 yield path
@@ -74,10 +75,20 @@ def _dest_for(source: Path, root: Path, out_dir: Path, options: OutputOptions) -
     rel = source.relative_to(root) if source != root else Path(source.name)
     parts = [p for p in rel.parent.parts if p not in ("", ".", "..", os.sep)]
     dest = out_dir.joinpath(*parts, rel.stem + options.suffix())
-    out_real = out_dir.resolve()
-    if out_real not in dest.resolve().parents:
+    dest_real = _resolved(dest)
+    if dest_real is None:
+        raise OutputError(dest, "output path cannot be resolved (symlink loop?)")
+    if out_dir.resolve() not in dest_real.parents:
         raise OutputError(dest, "output path would escape the output folder")
     return dest
+
+
+def _resolved(path: Path) -> Path | None:
+    """``path.resolve()``, or None for a symlink loop (Python 3.11 raises RuntimeError)."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return None
 
 
 def plan_jobs(
@@ -116,7 +127,11 @@ def plan_jobs(
             except OutputError as exc:
                 problems.append(InputProblem(item, exc.reason))
                 continue
-            if dest.resolve() == item.resolve():
+            item_real = _resolved(item)
+            if item_real is None:
+                problems.append(InputProblem(item, f"cannot read: {os.strerror(errno.ELOOP)}"))
+                continue
+            if _resolved(dest) == item_real:
                 problems.append(InputProblem(item, "output would overwrite the input; skipped"))
                 continue
             if dest in seen_dest:
