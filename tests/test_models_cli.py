@@ -82,6 +82,13 @@ def test_verify_exits_1_on_a_changed_file(capsys, onnx_file: Path) -> None:
     assert code == 1 and err.count("\n") == 1
 
 
+def test_bare_models_command_lists(capsys) -> None:
+    code, out, _ = run(capsys)
+    assert code == 0 and out.splitlines()[0].split("\t") == [
+        "name", "family", "input", "size", "licence", "state"
+    ]
+
+
 def test_verify_everything_when_nothing_is_cached(capsys) -> None:
     code, out, _ = run(capsys, "verify")
     assert code == 0 and "u2netp: not downloaded" in out
