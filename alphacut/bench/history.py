@@ -34,11 +34,10 @@ def save(result: dict[str, object], paths: AppPaths | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     kind = str(result.get("kind", "bench"))
-    path = folder / f"{stamp}-{kind}.json"
     counter = 1
-    while path.exists():  # two runs in one second keep both files
+    # The counter keeps two runs in one second apart and sorts them by name.
+    while (path := folder / f"{stamp}-{counter:02d}-{kind}.json").exists():
         counter += 1
-        path = folder / f"{stamp}-{kind}-{counter}.json"
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(result, indent=2), encoding="utf-8")
     tmp.replace(path)

@@ -57,4 +57,4 @@ def run(args: argparse.Namespace) -> int:
         for name, tool in report.tools.items()
     ]
     emit(args, report.as_dict(), throughput_table(report), rows)
-    return 0
+    return 0 if report.speedup.pairs else 1  # no pair where both tools succeeded
