@@ -279,6 +279,20 @@ def test_truncated_cached_file_is_refetched_with_a_message(server, paths) -> Non
     assert len(messages) == 1 and "corrupt" in messages[0] and "fetching it again" in messages[0]
 
 
+def test_disk_full_is_one_clear_error_and_leaves_nothing(server, paths, monkeypatch) -> None:
+    base, served = server
+    served.files["/model.onnx"] = MODEL_BYTES
+    store = store_for(paths, model_spec("m", Source(kind="url", url=f"{base}/model.onnx")))
+
+    def full(*args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("alphacut.models.fetch.os.replace", full)
+    with pytest.raises(ModelError, match="cannot write .*No space left on device"):
+        store.ensure("m")
+    assert cache_files(paths) == []
+
+
 def test_second_source_is_tried_when_the_first_fails(server, paths) -> None:
     base, served = server
     served.files["/good.onnx"] = MODEL_BYTES

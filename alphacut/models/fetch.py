@@ -28,7 +28,7 @@ import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPResponse
+from http.client import HTTPException, HTTPResponse
 from pathlib import Path
 from typing import BinaryIO
 
@@ -73,8 +73,11 @@ def save_verified(
     On a mismatch the temp file is deleted and ``ChecksumError`` raised: nothing that
     failed its check is ever left under ``dest``'s name.
     """
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    except OSError as exc:
+        raise ModelError(f"{dest.parent}: cannot write there ({exc.strerror or exc})") from exc
     tmp = Path(tmp_name)
     digest = hashlib.sha256()
     written = 0
@@ -93,6 +96,9 @@ def save_verified(
             raise ChecksumError(f"{what}: sha256 mismatch (expected {sha256}, got {got}); refused")
         os.chmod(tmp, 0o644)  # mkstemp's 0600 would hide a shared cache from other users
         os.replace(tmp, dest)
+    except OSError as exc:  # disk full, permissions: one line, nothing left behind
+        tmp.unlink(missing_ok=True)
+        raise ModelError(f"{dest}: cannot write ({exc.strerror or exc})") from exc
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -221,7 +227,10 @@ def stream_blocks(
     done = 0
     while limit is None or done < limit:
         want = _BLOCK if limit is None else min(_BLOCK, limit - done)
-        block = stream.read(want)
+        try:
+            block = stream.read(want)
+        except (OSError, HTTPException) as exc:  # reset connection, short body
+            raise OfflineError(f"download interrupted: {exc!r}") from exc
         if not block:
             break
         done += len(block)
