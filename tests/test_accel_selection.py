@@ -26,8 +26,9 @@ def _request(backend: FakeBackend, tmp_path: Path, **kwargs):
 
 
 def _open(backend: FakeBackend, tmp_path: Path, **kwargs):
+    kwargs.setdefault("threads", 1)
     return open_runner(MODEL, backend=backend, probe_cache=_cache(tmp_path, backend),
-                       model_sha=SHA, threads=1, **kwargs)
+                       model_sha=SHA, **kwargs)
 
 
 def _zoo() -> list[FakeDevice]:
@@ -249,3 +250,19 @@ def test_labels_and_display_names():
     adapter = Adapter("OpenVINOExecutionProvider", "GPU", "gpu")
     assert adapter.label == "openvino:GPU" and adapter.display == "OpenVINO:GPU"
     assert Adapter("DmlExecutionProvider", "1", "gpu").display == "DirectML:1"
+
+
+def test_threads_default_to_physical_cores_and_are_configurable(tmp_path):
+    import psutil
+
+    from alphacut.accel.threads import default_threads
+    from alphacut.errors import ConfigError
+
+    expected = psutil.cpu_count(logical=False) or psutil.cpu_count()
+    assert default_threads({}) == expected
+    assert default_threads({"ALPHACUT_THREADS": "3"}) == 3
+    for bad in ("0", "two"):
+        with pytest.raises(ConfigError, match="ALPHACUT_THREADS"):
+            default_threads({"ALPHACUT_THREADS": bad})
+    runner = _open(FakeBackend(devices=[]), tmp_path, provider="cpu", threads=None)
+    assert runner.threads == default_threads()
