@@ -42,6 +42,7 @@ from alphacut.bench.inference_options import (
 
 TARGET_OPSET = 13
 MAE_MARGIN = 0.005  # the gate: int8 MAE may exceed fp32 MAE by at most this
+CALIBRATION_CHUNK = 3
 
 # u2netp's convolutions in graph order: eleven RSU stages (RSU7/6/5/4/4F encoder, mirrored
 # decoder), six side heads, the fusion conv. Counts are convs per stage.
@@ -181,7 +182,11 @@ def calibrate(model_path: Path, tensors: Sequence[np.ndarray], method: str = "Mi
             calibrate_method=getattr(CalibrationMethod, method),
             extra_options=options,
         )
-        calibrator.collect_data(TensorReader(input_name, tensors))
+        # A few photos per pass: the augmented model returns every intermediate tensor
+        # (about 1 GB per 320x320 photo); ranges and histograms merge across passes.
+        for start in range(0, len(tensors), CALIBRATION_CHUNK):
+            chunk = tensors[start : start + CALIBRATION_CHUNK]
+            calibrator.collect_data(TensorReader(input_name, chunk))
         return calibrator.compute_data()
 
 
@@ -288,7 +293,8 @@ class Workbench:
 
     @classmethod
     def prepare(cls, fp32: Path, data_dir: Path, split: Split, method: str,
-                eval_limit: int | None = None, ranges_file: Path | None = None) -> Workbench:
+                eval_limit: int | None = None, ranges_file: Path | None = None,
+                percentile: float = 99.999) -> Workbench:
         import onnx
 
         workdir = Path(tempfile.mkdtemp(prefix="alphacut-quant-"))
@@ -299,7 +305,7 @@ class Workbench:
             ranges = load_ranges(ranges_file)
         else:
             calib = load_samples(data_dir, split.calibration, with_truth=False)
-            ranges = calibrate(model13_path, [s.tensor for s in calib], method)
+            ranges = calibrate(model13_path, [s.tensor for s in calib], method, percentile)
             if ranges_file is not None:
                 save_ranges(ranges, ranges_file)
         names = split.evaluation[:eval_limit] if eval_limit else split.evaluation
@@ -351,7 +357,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA_DIR / "ecssd-dev")
     parser.add_argument("--calibrate", type=int, default=30,
                         help="the first N photos (sorted by name) calibrate; the rest evaluate")
-    parser.add_argument("--method", default="MinMax", choices=("MinMax", "Entropy", "Percentile"))
+    parser.add_argument("--method", default="Percentile",
+                        choices=("MinMax", "Entropy", "Percentile"))
+    parser.add_argument("--percentile", type=float, default=99.999)
     parser.add_argument("--exclude", default="first,sigmoid-inputs",
                         help="groups kept fp32: stage names, first, side, outconv, "
                              "sigmoid-inputs, conv:N")
@@ -367,11 +375,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     split = Split.of(args.data, args.calibrate)
     bench = Workbench.prepare(args.model or default_model(), args.data, split, args.method,
-                              args.eval_limit, args.ranges)
+                              args.eval_limit, args.ranges, args.percentile)
     report: dict[str, Any] = {
         "calibration": f"{split.calibration[0]}..{split.calibration[-1]}",
         "evaluation": f"{len(bench.samples)} held-out photos",
-        "method": args.method,
+        "method": args.method if args.method != "Percentile" else f"Percentile {args.percentile}",
         "fp32_mae": round(bench.fp32_mae, 5),
     }
     print(f"fp32 MAE on {len(bench.samples)} held-out photos: {bench.fp32_mae:.4f}")
