@@ -62,6 +62,7 @@ class Settings:
 
 
 _DEFAULTS = Settings()
+_TOML_NAMES: dict[type, str] = {str: "string", int: "integer"}
 _FIELD_TYPES: dict[str, type] = {
     f.name: type(getattr(_DEFAULTS, f.name)) for f in fields(Settings)
 }
@@ -77,9 +78,8 @@ def settings_from_mapping(data: dict[str, Any], source: Path | str) -> Settings:
             raise ConfigError(f"{source}: unknown key {key!r} (known keys: {known})")
         # bool is an int subclass in Python but never a valid margin.
         if not isinstance(value, expected) or isinstance(value, bool):
-            raise ConfigError(
-                f"{source}: {key} must be a {expected.__name__}, not {type(value).__name__}"
-            )
+            wanted, got = _TOML_NAMES[expected], type(value).__name__
+            raise ConfigError(f"{source}: {key} must be a TOML {wanted}, not {got}")
         values[key] = value
     settings = Settings(**values)
     settings.validate(source)

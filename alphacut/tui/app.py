@@ -66,8 +66,8 @@ class AlphacutApp(App[int]):
         # Set by the main screen: called whenever ``remover`` or ``model_error`` changes.
         self.remover_changed: Callable[[], None] = lambda: None
 
-    def on_mount(self) -> None:
-        self.push_screen(MainScreen(self.directory))
+    def get_default_screen(self) -> Screen:
+        return MainScreen(self.directory)
 
     # -- settings ---------------------------------------------------------------------------
     def update_settings(self, **changes: object) -> None:
@@ -78,7 +78,7 @@ class AlphacutApp(App[int]):
         try:
             save_settings(self.settings, self.settings_path)
         except ConfigError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
 
     def output_dir(self, ignore_cli: bool = False) -> Path:
         """Where outputs go: ``-o`` beats the settings file, which beats ``DIR/alphacut-out``."""

@@ -70,9 +70,12 @@ class JobStarted(Message):
 
 
 class JobFinished(Message):
-    def __init__(self, result: JobResult) -> None:
+    """One job's result, plus its model-resolution mask when it succeeded."""
+
+    def __init__(self, result: JobResult, mask: np.ndarray | None = None) -> None:
         super().__init__()
         self.result = result
+        self.mask = mask
 
 
 class BatchFinished(Message):

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from alphacut.tui.app import AlphacutApp
 
 _PREVIEW_CACHE_SIZE = 48
+_MASK_DEBOUNCE_S = 0.12
 
 # (action, title, help) for the command palette: one entry per action.
 PALETTE: tuple[tuple[str, str, str], ...] = (
@@ -143,8 +145,6 @@ class MainScreen(Screen[None]):
         if self.session.live_stats:
             self._sample_stats()
             self.set_interval(1.0, self._sample_stats)
-        else:
-            self.query_one(StatusPanel).set_memory(0, 0, None)
 
     @property
     def remover(self) -> Remover | None:
@@ -154,7 +154,7 @@ class MainScreen(Screen[None]):
         """The app loaded (or failed to load) a model; refresh what depends on it."""
         panel = self.query_one(StatusPanel)
         if self.session.model_error:
-            panel.set_adapter(f"[red]model: {self.session.model_error}[/red]")
+            panel.set_adapter(f"[red]model: {escape(self.session.model_error)}[/red]")
             return
         remover = self.remover
         if remover is None:
@@ -179,7 +179,15 @@ class MainScreen(Screen[None]):
         browser = self.query_one(FileBrowser)
         extra = f"   filter: {browser.pattern}" if browser.pattern else ""
         hidden = "   (+hidden)" if browser.show_hidden else ""
-        self.query_one("#folder", Static).update(f"[b]{event.folder}[/b]{extra}{hidden}")
+        shown = self._display_folder(event.folder)
+        self.query_one("#folder", Static).update(f"[b]{escape(shown)}[/b]{escape(extra)}{hidden}")
+
+    def _display_folder(self, folder: Path) -> str:
+        """Inside the opened folder, a short relative name; elsewhere the full path."""
+        base = self.start_dir.parent
+        if folder == self.start_dir or self.start_dir in folder.parents:
+            return f"{folder.relative_to(base)}/"
+        return str(folder)
 
     def on_file_browser_file_highlighted(self, event: FileBrowser.FileHighlighted) -> None:
         if event.path is None:
@@ -208,7 +216,7 @@ class MainScreen(Screen[None]):
                 return
         else:
             pane = self.query_one(PreviewPane)
-            pane.show(None, path.name, "loading…")
+            pane.show(None, escape(path.name), "loading…")
         self._preview_worker(path, source, self._preview_side())
 
     def _preview_side(self) -> int:
@@ -230,7 +238,11 @@ class MainScreen(Screen[None]):
                 return
             self.post_message(msg.PreviewLoaded(source))
         remover = self.remover
-        if worker.is_cancelled or remover is None:
+        if remover is None:
+            return
+        # Holding a key scrolls through many files: only infer where the cursor rests.
+        time.sleep(_MASK_DEBOUNCE_S)
+        if worker.is_cancelled:
             return
         try:
             mask = remover.predict_mask(source.rgb)
@@ -265,7 +277,8 @@ class MainScreen(Screen[None]):
         if path is None:
             return
         if path in self.preview_error:
-            pane.show(None, path.name, f"[red]cannot preview: {self.preview_error[path]}[/red]")
+            reason = escape(self.preview_error[path])
+            pane.show(None, escape(path.name), f"[red]cannot preview: {reason}[/red]")
             return
         source = self.previews.get(path)
         if source is None:
@@ -278,7 +291,7 @@ class MainScreen(Screen[None]):
             state += " (computing mask…)" if self.remover else " (model loading…)"
         status = self.statuses.get(path)
         info = f"{width}×{height}" + (f"   {status.describe()}" if status else "")
-        pane.show(image, f"[b]{path.name}[/b]   {state}", info)
+        pane.show(image, f"[b]{escape(path.name)}[/b]   {state}", escape(info))
         started = self._highlighted_at.get(path)
         if started is not None:
             key = "mask" if source.mask is not None else "photo"
@@ -328,7 +341,8 @@ class MainScreen(Screen[None]):
     def on_marks_found(self, event: msg.MarksFound) -> None:
         self.marks.update(event.paths)
         self._changed(event.paths)
-        self.notify(f"marked {len(event.paths)} images under {self._browser().folder.name}/")
+        self.notify(f"marked {len(event.paths)} images under {self._browser().folder.name}/",
+                    markup=False)
 
     def action_clear_marks(self) -> None:
         cleared = list(self.marks)
@@ -394,10 +408,10 @@ class MainScreen(Screen[None]):
         try:
             jobs, notes = self._plan(files)
         except AlphacutError as exc:
-            self.notify(str(exc), severity="error")
+            self.notify(str(exc), severity="error", markup=False)
             return
         for note in notes:
-            self.notify(note, severity="warning")
+            self.notify(note, severity="warning", markup=False)
         if not jobs:
             return
         for job in jobs:
@@ -411,7 +425,7 @@ class MainScreen(Screen[None]):
         self._batch_started = time.perf_counter()
         panel = self.query_one(StatusPanel)
         panel.set_progress(len(jobs), 0)
-        panel.set_run(f"running {len(jobs)} → {self.session.output_dir()}")
+        panel.set_run(escape(f"running {len(jobs)} → {self.session.output_dir()}"))
         self.running = True
         self._batch_worker(jobs, self._cancel)
 
@@ -419,12 +433,15 @@ class MainScreen(Screen[None]):
     def _batch_worker(self, jobs: list[Job], cancel: threading.Event) -> None:
         remover = self.remover
         assert remover is not None
-        runner = BatchRunner(remover, self.session.output_options())
+        # keep_cutouts hands back each image's model mask, which feeds the preview cache.
+        runner = BatchRunner(remover, self.session.output_options(), keep_cutouts=True)
         try:
             for result in runner.run(
                 jobs, cancel=cancel, on_start=lambda i, j: self.post_message(msg.JobStarted(i, j))
             ):
-                self.post_message(msg.JobFinished(result))
+                mask = result.cutout.mask if result.cutout is not None else None
+                result.cutout = None  # drop the full-resolution pixels right away
+                self.post_message(msg.JobFinished(result, mask))
         except Exception as exc:  # the batch runner reports per-image errors itself
             error = f"{exc.__class__.__name__}: {exc}"
             self.post_message(msg.BatchFinished(cancel.is_set(), error))
@@ -443,6 +460,9 @@ class MainScreen(Screen[None]):
             self._latencies.append(result.timings.total)
         else:
             self.statuses[source] = FileStatus(result.status, reason=result.error)
+        preview = self.previews.get(source)
+        if event.mask is not None and preview is not None and preview.mask is None:
+            preview.mask = event.mask
         self._changed([source])
         self._batch_done += 1
         self._batch_counts[result.status] = self._batch_counts.get(result.status, 0) + 1
@@ -461,16 +481,16 @@ class MainScreen(Screen[None]):
         if remover is None or not remover.runner.fallback_events:
             return
         text = "; ".join(e.describe() for e in remover.runner.fallback_events)
-        self.query_one(StatusPanel).set_events(f"[yellow]fallback: {text}[/yellow]")
+        self.query_one(StatusPanel).set_events(f"[yellow]fallback: {escape(text)}[/yellow]")
         self._on_remover_changed()
 
     def on_batch_finished(self, event: msg.BatchFinished) -> None:
         self.running = False
         summary = ", ".join(f"{n} {state}" for state, n in self._batch_counts.items())
         head = "cancelled" if event.cancelled else "finished"
-        text = f"{head}: {summary} → {self.session.output_dir()}"
+        text = escape(f"{head}: {summary} → {self.session.output_dir()}")
         if event.error:
-            text += f"   [red]{event.error}[/red]"
+            text += f"   [red]{escape(event.error)}[/red]"
         self.query_one(StatusPanel).set_run(text)
         if self.session.exit_when_idle:
             self.app.exit()
@@ -491,10 +511,10 @@ class MainScreen(Screen[None]):
         index = VIEW_MODES.index(self.view_mode)  # type: ignore[arg-type]
         self.view_mode = VIEW_MODES[(index + 1) % len(VIEW_MODES)]
 
-    def action_cycle_graphics(self) -> None:
+    async def action_cycle_graphics(self) -> None:
         mode = next_mode(self.session.settings.graphics)
         self.session.update_settings(graphics=mode)
-        self.query_one(PreviewPane).set_graphics(mode)
+        await self.query_one(PreviewPane).set_graphics(mode)
         self.notify(f"image rendering: {mode} ({resolve_mode(mode)})")
         self.call_after_refresh(self._render_preview)
 
@@ -546,7 +566,7 @@ class MainScreen(Screen[None]):
                 k: getattr(settings, k)
                 for k in ("output_dir", "format", "background", "crop_margin", "existing")
             })
-            self.notify(f"output: {self.session.output_dir()} ({settings.format})")
+            self.notify(f"output: {self.session.output_dir()} ({settings.format})", markup=False)
             self._render_preview()
 
     # -- other --------------------------------------------------------------------------------

@@ -121,9 +121,14 @@ class FileBrowser(OptionList):
 
     def _prompt(self, entry: Entry) -> Text:
         if entry.is_dir:
-            return Text.assemble(("  ▸ ", "bold blue"), (entry.label, "bold blue"))
+            text = Text.assemble(("  ▸ ", "bold blue"), (entry.label, "bold blue"))
+            text.no_wrap = True
+            return text
         marked = entry.path in self.marks
         text = Text.assemble(("● " if marked else "  ", "bold magenta"), "  ", entry.label)
+        # One row per file however narrow the pane: the status is cut, never wrapped.
+        text.no_wrap = True
+        text.overflow = "ellipsis"
         status = self.statuses.get(entry.path)
         if status is not None:
             text.append("  ")

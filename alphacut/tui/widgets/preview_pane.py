@@ -25,14 +25,12 @@ class PreviewPane(Vertical):
             yield WIDGETS[resolve_mode(self.graphics)](id="preview-image")
         yield Static("", id="preview-info")
 
-    def set_graphics(self, graphics: str) -> None:
+    async def set_graphics(self, graphics: str) -> None:
         """Swap the image widget for one of another kind; the picture is kept."""
         self.graphics = graphics
         frame = self.query_one("#preview-frame")
-        old = self.query_one("#preview-image")
-        widget = WIDGETS[resolve_mode(graphics)](self._image, id="preview-image")
-        old.remove()
-        frame.mount(widget)
+        await self.query_one("#preview-image").remove()
+        await frame.mount(WIDGETS[resolve_mode(graphics)](self._image, id="preview-image"))
 
     def box_pixels(self) -> tuple[int, int]:
         """The pixel size an image should be shrunk to before it is handed to the widget.

@@ -19,7 +19,7 @@ class StatusPanel(Vertical):
         yield Static("latency: –   images/s: –", id="status-speed")
         yield Static("RSS: –   temp: n/a", id="status-memory")
         yield Static("", id="status-events")
-        yield ProgressBar(total=None, show_eta=True, id="status-progress")
+        yield ProgressBar(total=1, show_eta=True, id="status-progress")
         yield Static("", id="status-run")
 
     def set_adapter(self, text: str) -> None:

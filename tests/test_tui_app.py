@@ -1,0 +1,340 @@
+"""Pilot tests of the Textual UI: navigation, marking, runs, cancel, picker, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+from textual import events
+
+from alphacut.config import Settings, load_settings
+from alphacut.tui.app import AlphacutApp
+from alphacut.tui.listing import FileStatus
+from alphacut.tui.screens.adapter_picker import AdapterPicker
+from alphacut.tui.screens.confirm_quit import ConfirmQuit
+from alphacut.tui.screens.help import HelpScreen
+from alphacut.tui.screens.main import PALETTE, MainScreen
+from alphacut.tui.screens.output_settings import OutputSettingsScreen
+from alphacut.tui.widgets.file_browser import FileBrowser
+
+SIZE = (120, 36)
+
+
+def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
+    """Run an async Pilot test on a fresh event loop (no async pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return wrapper
+
+
+async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Let the app run until ``condition()`` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.002)
+
+
+async def key_latencies(
+    app: AlphacutApp, pilot, browser: FileBrowser, count: int, while_: Callable[[], bool]
+) -> list[float]:
+    """Milliseconds from a j/k key event to the first screen update showing the moved cursor.
+
+    Pilot.press waits for the whole process to go idle, which never happens mid-batch, so
+    key events are posted directly and timed to the next frame written after the move.
+    """
+    renders: list[float] = []
+    display = app._display
+
+    def spy(target, renderable) -> None:
+        display(target, renderable)
+        if renderable is not None:
+            renders.append(time.perf_counter())
+
+    app._display = spy  # type: ignore[method-assign]
+    latencies: list[float] = []
+    try:
+        while while_() and len(latencies) < count:
+            before = browser.highlighted
+            key = "j" if len(latencies) % 2 == 0 else "k"
+            start = time.perf_counter()
+            app.post_message(events.Key(key, key))
+            await wait_for(pilot, lambda b=before: browser.highlighted != b, timeout=10)
+            moved = time.perf_counter()
+            await wait_for(pilot, lambda m=moved: bool(renders) and renders[-1] >= m, timeout=10)
+            latencies.append((renders[-1] - start) * 1000)
+            await pilot.pause(0.1)
+    finally:
+        app._display = display  # type: ignore[method-assign]
+    return latencies
+
+
+def make_app(folder: Path, remover, tmp_path: Path, **settings: str) -> AlphacutApp:
+    return AlphacutApp(
+        folder,
+        settings=Settings(graphics="halfcell", **settings),
+        settings_path=tmp_path / "config" / "config.toml",
+        output_dir=tmp_path / "out",
+        remover=remover,
+        live_stats=False,
+    )
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path, ecssd_dir: Path) -> Path:
+    """Six small real photos and one sub-folder with two more."""
+    folder = tmp_path / "photos"
+    sources = sorted((ecssd_dir / "images").glob("*.jpg"))
+    (folder / "sub").mkdir(parents=True)
+    for src in sources[:6]:
+        shutil.copyfile(src, folder / src.name)
+    for src in sources[6:8]:
+        shutil.copyfile(src, folder / "sub" / src.name)
+    Image.new("RGB", (64, 48), (0, 120, 200)).save(folder / "zz_blue.png")
+    return folder
+
+
+def main_screen(app: AlphacutApp) -> MainScreen:
+    screen = app.screen
+    assert isinstance(screen, MainScreen)
+    return screen
+
+
+@sync
+async def test_navigation_moves_opens_and_returns(photo_dir: Path, remover, tmp_path: Path) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        browser = app.query_one(FileBrowser)
+        first = sorted(photo_dir.glob("*.jpg"))[0]
+        assert browser.current_entry.path == first  # starts on the first image
+        await pilot.press("j", "j")
+        assert browser.current_entry.path == sorted(photo_dir.glob("*.jpg"))[2]
+        await pilot.press("k")
+        assert browser.current_entry.path == sorted(photo_dir.glob("*.jpg"))[1]
+        await wait_for(pilot, lambda: screen.preview_path == browser.current_entry.path)
+        # Up to the "sub/" folder, open it, then back out with h.
+        await pilot.press("home", "down", "enter")
+        assert browser.folder == photo_dir / "sub"
+        assert [e.label for e in browser.entries if not e.is_dir] == sorted(
+            p.name for p in (photo_dir / "sub").glob("*.jpg")
+        )
+        await pilot.press("h")
+        assert browser.folder == photo_dir
+        assert browser.current_entry.path == photo_dir / "sub"
+
+
+@sync
+async def test_marking_all_invert_filter_clear(photo_dir: Path, remover, tmp_path: Path) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        images = sorted(p for p in photo_dir.iterdir() if p.is_file())
+        await pilot.press("space")
+        assert screen.marks == {images[0]}
+        await pilot.press("i")
+        assert screen.marks == set(images[1:])
+        await pilot.press("u")
+        assert screen.marks == set()
+        await pilot.press("a")
+        assert screen.marks == set(images)
+        await pilot.press("u", "slash", *"*.png", "enter")
+        browser = app.query_one(FileBrowser)
+        assert browser.image_paths() == [photo_dir / "zz_blue.png"]
+        await pilot.press("a")
+        assert screen.marks == {photo_dir / "zz_blue.png"}
+        await pilot.press("slash", "ctrl+u", "enter")  # an empty filter shows everything
+        assert len(browser.image_paths()) == len(images)
+        await pilot.press("A")
+        await wait_for(pilot, lambda: len(screen.marks) == len(images) + 2)
+        assert photo_dir / "sub" / sorted(p.name for p in (photo_dir / "sub").iterdir())[0] in (
+            screen.marks
+        )
+
+
+@sync
+async def test_batch_run_writes_rgba_and_keys_stay_responsive(
+    photo_dir: Path, remover, tmp_path: Path
+) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        browser = app.query_one(FileBrowser)
+        await pilot.press("A")
+        await wait_for(pilot, lambda: len(screen.marks) == 9)
+        idle = await key_latencies(app, pilot, browser, 6, lambda: True)
+        await pilot.press("r")
+        assert screen.running
+        busy = await key_latencies(app, pilot, browser, 10, lambda: screen.running)
+        await wait_for(pilot, lambda: not screen.running, timeout=120)
+        print(f"\nkeypress-to-render idle: median {statistics.median(idle):.0f} ms; during batch:"
+              f" median {statistics.median(busy):.0f} ms, max {max(busy):.0f} ms"
+              f" over {len(busy)} keys")
+        assert busy and statistics.median(busy) < 1000
+        out = tmp_path / "out"
+        for source in screen.marks:
+            status = screen.statuses[source]
+            assert status.state == "done", (source, status)
+            dest = out / source.relative_to(photo_dir).with_suffix(".png")
+            with Image.open(dest) as img:
+                assert img.mode == "RGBA"
+                assert img.size == Image.open(source).size
+                low, high = img.getchannel("A").getextrema()
+                if source.suffix == ".jpg":  # real photos: some background, some subject
+                    assert low < 30 and high > 225, (source.name, low, high)
+        assert "finished: 9 done" in str(app.query_one("#status-run").render())
+        assert not list(out.rglob("*.alphacut-tmp"))
+
+
+@sync
+async def test_cancel_lets_current_image_finish(photo_dir: Path, remover, tmp_path: Path) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        await pilot.press("A")
+        await wait_for(pilot, lambda: len(screen.marks) == 9)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: any(s.state == "running" for s in screen.statuses.values()))
+        app.post_message(events.Key("c", "c"))
+        await wait_for(pilot, lambda: not screen.running, timeout=60)
+        states = [s.state for s in screen.statuses.values()]
+        assert "cancelled" in states
+        assert states.count("done") >= 1 and states.count("done") < 9
+        written = sorted((tmp_path / "out").rglob("*.png"))
+        assert len(written) == states.count("done")
+        for path in written:
+            with Image.open(path) as img:
+                img.load()  # complete files only
+                assert img.mode == "RGBA"
+        assert not list((tmp_path / "out").rglob("*.alphacut-tmp"))
+        assert "cancelled" in str(app.query_one("#status-run").render())
+
+
+@sync
+async def test_corrupt_file_error_shown_and_batch_goes_on(
+    photo_dir: Path, remover, tmp_path: Path
+) -> None:
+    broken = photo_dir / "0000_broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0" + b"garbage" * 20)
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        assert app.query_one(FileBrowser).current_entry.path == broken
+        await wait_for(pilot, lambda: broken in screen.preview_error)
+        info = str(app.query_one("#preview-info").render())
+        assert "cannot preview" in info and "broken or truncated" in info
+        await pilot.press("space", "space")  # mark the broken file and the next photo
+        await pilot.press("r")
+        await wait_for(pilot, lambda: not screen.running and len(screen.statuses) == 2)
+        assert screen.statuses[broken].state == "failed"
+        assert "broken or truncated" in screen.statuses[broken].reason
+        others = [s for p, s in screen.statuses.items() if p != broken]
+        assert [s.state for s in others] == ["done"]
+        browser = app.query_one(FileBrowser)
+        row = browser._prompt(browser.entries[browser._row_of[broken]])
+        assert "failed: broken or truncated" in row.plain
+
+
+@sync
+async def test_adapter_picker_probes_and_switches(photo_dir: Path, remover, tmp_path: Path) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        app.paths = type(app.paths)(cache=remover.runner.model_path.parent.parent,
+                                    config=tmp_path / "config", data=tmp_path / "data")
+        await pilot.press("p")
+        assert isinstance(app.screen, AdapterPicker)
+        await wait_for(pilot, lambda: screen.probes is not None, timeout=60)
+        labels = {p.label: p for p in screen.probes}
+        assert labels["cpu"].ok
+        picker = app.screen
+        listing = picker.query_one("#picker-list")
+        assert [o.id for o in listing.options][:2] == ["auto", "cpu"]
+        await pilot.press("R")
+        assert screen.probes is None
+        await wait_for(pilot, lambda: screen.probes is not None, timeout=60)
+        listing.highlighted = 1  # "cpu"
+        await pilot.press("enter")
+        assert isinstance(app.screen, MainScreen)
+        assert app.settings.provider == "cpu"
+        assert load_settings(tmp_path / "config" / "config.toml").provider == "cpu"
+        await wait_for(pilot, lambda: app.remover is not remover and app.remover is not None)
+        assert app.remover.provider == "cpu"
+
+
+@sync
+async def test_help_settings_graphics_quit(photo_dir: Path, remover, tmp_path: Path) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert app.screen is screen
+        # g cycles the rendering mode and saves it.
+        await pilot.press("g")
+        assert app.settings.graphics == "unicode"
+        assert load_settings(tmp_path / "config" / "config.toml").graphics == "unicode"
+        assert type(app.query_one("#preview-image")).__name__ == "UnicodeImage"
+        # o edits output settings; a bad colour is refused inline, a good one is saved.
+        await pilot.press("o")
+        assert isinstance(app.screen, OutputSettingsScreen)
+        app.screen.query_one("#set-background").value = "not-a-colour"
+        await pilot.press("ctrl+s")
+        assert isinstance(app.screen, OutputSettingsScreen)
+        assert "background" in str(app.screen.query_one("#settings-error").render())
+        app.screen.query_one("#set-background").value = "#ffffff"
+        app.screen.query_one("#set-format").value = "jpg"
+        await pilot.press("ctrl+s")
+        assert app.screen is screen
+        assert (app.settings.format, app.settings.background) == ("jpg", "#ffffff")
+        assert app.output_options().bg == (255, 255, 255)
+        # m cycles the preview view.
+        await pilot.press("m")
+        assert screen.view_mode == "mask"
+        # Every action has a command-palette entry.
+        titles = {c.title for c in app.get_system_commands(screen)}
+        wanted = {
+            title for action, title, _help in PALETTE
+            if action != "bench" or app.bench_screen is not None
+        }
+        assert wanted <= titles
+        assert ("Benchmark" in titles) == (app.bench_screen is not None)
+        # q while running asks first; n stays.
+        screen.running = True
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmQuit)
+        await pilot.press("n")
+        assert app.screen is screen and app.is_running
+        screen.running = False
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+@sync
+async def test_preview_shows_cutout_after_mask(photo_dir: Path, remover, tmp_path: Path) -> None:
+    app = make_app(photo_dir, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        path = app.query_one(FileBrowser).current_entry.path
+        await wait_for(pilot, lambda: "mask" in screen.preview_latency_ms)
+        assert screen.previews[path].mask is not None
+        title = str(app.query_one("#preview-title").render())
+        assert "original | cutout" in title and "computing" not in title
+        shown = app.query_one("#preview-image").image
+        pane = app.query_one("#preview-frame")
+        assert shown.width <= pane.content_size.width  # pre-shrunk to the pane
+        assert shown.height <= pane.content_size.height * 2
+        assert screen.statuses.get(path) is None or isinstance(screen.statuses[path], FileStatus)
