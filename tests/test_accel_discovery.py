@@ -191,3 +191,31 @@ def test_missing_device_nodes(tmp_path):
     assert missing_device_node("GPU.0", tmp_path) == ""
     assert missing_device_node("NPU", tmp_path) == ""
     assert missing_device_node("CPU", tmp_path) == ""
+
+
+def test_installed_plugin_packages_are_registered(monkeypatch):
+    import importlib.metadata as metadata
+
+    registered: list[tuple[str, str]] = []
+    fake = FakeOrt(["OpenVINOExecutionProvider", "CPUExecutionProvider"], [])
+    backend = _backend_with(fake)
+    backend._plugins.clear()
+    backend._notes.clear()
+    fake.register_execution_provider_library = lambda name, path: registered.append((name, path))
+    webgpu = ModuleType("onnxruntime_ep_webgpu")
+    webgpu.get_ep_name = lambda: "WebGpuExecutionProvider"
+    webgpu.get_library_path = lambda: "/opt/libwebgpu_ep.so"
+    openvino_plugin = ModuleType("onnxruntime_ep_openvino")
+    openvino_plugin.get_ep_name = lambda: "OpenVINOExecutionProvider"
+    openvino_plugin.get_library_path = lambda: "/opt/libov_ep.so"
+    monkeypatch.setitem(sys.modules, "onnxruntime_ep_webgpu", webgpu)
+    monkeypatch.setitem(sys.modules, "onnxruntime_ep_openvino", openvino_plugin)
+    installed = {"onnxruntime-ep-webgpu", "onnxruntime-ep-openvino"}
+    monkeypatch.setattr(metadata, "distributions",
+                        lambda name=None: [object()] if name in installed else [])
+    backend._register_plugins()
+    assert registered == [("onnxruntime_ep_webgpu", "/opt/libwebgpu_ep.so")]
+    assert backend._plugins == ["onnxruntime-ep-webgpu"]
+    # The OpenVINO plugin is not loaded next to a flavour that has OpenVINO built in.
+    assert backend._notes == ["onnxruntime-ep-openvino ignored: OpenVINOExecutionProvider "
+                              "is built in"]
