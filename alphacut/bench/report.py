@@ -55,11 +55,11 @@ def fmt(value: object, digits: int = 1) -> str:
     return str(value)
 
 
-def hardware_rows(report: HardwareReport) -> list[list[str]]:
-    """One row of cells per measured adapter, in ``HARDWARE_COLUMNS`` order."""
+def hardware_rows(summaries: Sequence[dict[str, object]]) -> list[list[str]]:
+    """One row of cells per adapter summary (live or saved), in ``HARDWARE_COLUMNS`` order."""
     rows = []
-    for adapter in report.adapters:
-        summary = adapter.summary()
+    for adapter in summaries:
+        summary = dict(adapter)
         temps = "/".join(fmt(summary[k], 0) for k in ("temp_start_c", "temp_max_c", "temp_end_c"))
         summary["temperature"] = "n/a" if temps == "n/a/n/a/n/a" else temps
         rows.append(
@@ -98,7 +98,7 @@ def hardware_table(report: HardwareReport) -> RenderableType:
     table = Table(title=f"alphacut bench hardware: {report.environment.model}")
     for index, (_, title) in enumerate(HARDWARE_COLUMNS):
         table.add_column(title, justify="left" if index == 0 else "right")
-    for row in hardware_rows(report):
+    for row in hardware_rows([a.summary() for a in report.adapters]):
         table.add_row(*row)
     return Group(table, *(Text(line) for line in hardware_notes(report)))
 
