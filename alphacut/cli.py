@@ -54,8 +54,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command and return its exit status."""
+    from alphacut.accel.flavours import check_flavours
     from alphacut.errors import AlphacutError
 
+    # Two ONNX Runtime flavours overwrite each other's files without a word from pip.
+    warning = check_flavours().warning()
+    if warning:
+        print(warning, file=sys.stderr)
     try:
         return int(args.func(args))
     except AlphacutError as exc:

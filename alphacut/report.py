@@ -38,10 +38,12 @@ class BatchReporter:
             self._emit({"type": "image", "input": line.split(": ", 1)[0], "status": "failed",
                         "error": line.split(": ", 1)[-1]})
 
-    def started(self, total: int, provider: str) -> None:
+    def started(self, total: int, provider: str, reason: str = "") -> None:
+        """Say how many images run on which adapter, and why that adapter."""
         self._start = time.perf_counter()
         if not self.json_lines:
-            print(f"alphacut: {total} image(s) on {provider}", file=self.err)
+            why = f" ({reason})" if reason else ""
+            print(f"alphacut: {total} image(s) on {provider}{why}", file=self.err)
 
     @contextmanager
     def progress(self, total: int) -> Iterator[Callable[[JobResult], None]]:

@@ -138,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         options=rm_opts,
     )
-    reporter.started(len(jobs), remover.provider)
+    reporter.started(len(jobs), remover.provider, remover.runner.reason)
+    for note in remover.runner.notes:
+        print(f"note: {note}", file=sys.stderr)
     failed = len(problems)
     done = skipped = cancelled = 0
     with _stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:

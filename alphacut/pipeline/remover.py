@@ -98,7 +98,10 @@ class Remover:
         """Open a verified cached model (never downloads) on the requested provider."""
         spec = get_model(model)
         path = model_path or (store or ModelStore()).locate(model)
-        runner = open_runner(path, provider=provider, strict=strict, threads=threads)
+        # The store verified the sha256 just now; the accel layer keys its probe cache on it.
+        runner = open_runner(
+            path, provider=provider, strict=strict, threads=threads, model_sha=spec.sha256
+        )
         return cls(spec, runner, options)
 
     @property
