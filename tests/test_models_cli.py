@@ -145,3 +145,16 @@ def test_pull_of_a_cached_model_does_nothing(capsys, home_with_model: Path, monk
 def test_unknown_model_lists_known_ones(capsys) -> None:
     code, _, err = run(capsys, "path", "nope")
     assert code == 1 and "unknown model 'nope'" in err and "u2netp" in err
+
+
+def test_a_broken_registry_is_one_clear_error(capsys, isolated_home: Path) -> None:
+    registry = isolated_home / "cache" / "models" / REGISTRY_NAME
+    registry.parent.mkdir(parents=True)
+    record = {"name": "../x", "family": "u2net", "sha256": "0" * 64, "size": 1,
+              "input_size": [320, 320], "source": "/tmp/x", "added": "2026-01-01"}
+    registry.write_text(json.dumps({"models": {"../x": record}}))
+    code, _, err = run(capsys, "list")
+    assert code == 1 and str(registry) in err and "invalid model name '../x'" in err
+    registry.write_text("not json")
+    code, _, err = run(capsys, "path", "anything")
+    assert code == 1 and "unreadable model registry" in err

@@ -110,11 +110,16 @@ class ModelStore:
             return {}
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            return {
+            records = {
                 name: AddedModel(**{**rec, "input_size": tuple(rec["input_size"])})
                 for name, rec in raw.get("models", {}).items()
             }
-        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            for name, record in records.items():
+                # A hand-edited name must not turn into a path outside the cache.
+                if not _NAME.fullmatch(name) or record.name != name:
+                    raise ValueError(f"invalid model name {name!r}")
+            return records
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
             raise ModelError(
                 f"{path}: unreadable model registry ({exc}); fix or delete it"
             ) from exc
