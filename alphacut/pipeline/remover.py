@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from alphacut.accel import Runner, open_runner
-from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec, get_model
+from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
 from alphacut.models.store import ModelStore
 from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
@@ -95,9 +95,14 @@ class Remover:
         store: ModelStore | None = None,
         model_path: Path | None = None,
     ) -> Remover:
-        """Open a verified cached model (never downloads) on the requested provider."""
-        spec = get_model(model)
-        path = model_path or (store or ModelStore()).locate(model)
+        """Open a verified cached model (never downloads) on the requested provider.
+
+        ``model`` is a catalogue name or one added with ``alphacut models add``; either way
+        the file is loaded only after its sha256 matches the pin.
+        """
+        store = store or ModelStore()
+        spec = store.spec(model)
+        path = model_path or store.locate(model)
         # The store verified the sha256 just now; the accel layer keys its probe cache on it.
         runner = open_runner(
             path, provider=provider, strict=strict, threads=threads, model_sha=spec.sha256
