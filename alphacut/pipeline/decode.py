@@ -91,6 +91,9 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
         with warnings.catch_warnings():
             # We enforce our own pixel limit below, before any pixel is decoded.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow warns about damaged metadata (e.g. "Corrupt EXIF data") it then skips;
+            # printed mid-batch those are multi-line noise about a file that decodes fine.
+            warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             with Image.open(path) as img:
                 width, height = img.size
                 if width * height > max_pixels:
