@@ -248,30 +248,37 @@ async def test_corrupt_file_error_shown_and_batch_goes_on(
 
 
 @sync
-async def test_adapter_picker_probes_and_switches(photo_dir: Path, remover, tmp_path: Path) -> None:
+async def test_adapter_picker_probes_and_switches(
+    photo_dir: Path, remover, tmp_path: Path, home_with_model: Path
+) -> None:
     app = make_app(photo_dir, remover, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = main_screen(app)
-        app.paths = type(app.paths)(cache=remover.runner.model_path.parent.parent,
-                                    config=tmp_path / "config", data=tmp_path / "data")
         await pilot.press("p")
         assert isinstance(app.screen, AdapterPicker)
-        await wait_for(pilot, lambda: screen.probes is not None, timeout=60)
-        labels = {p.label: p for p in screen.probes}
-        assert labels["cpu"].ok
-        picker = app.screen
-        listing = picker.query_one("#picker-list")
-        assert [o.id for o in listing.options][:2] == ["auto", "cpu"]
+        await wait_for(pilot, lambda: screen.probes is not None, timeout=90)
+        probes = {p.label: p for p in screen.probes.probes}
+        assert probes["cpu"].ok, probes
+        assert screen.probes.auto_reason.startswith("auto → ")
+        listing = app.screen.query_one("#picker-list")
+        ids = [o.id for o in listing.options]
+        assert ids[0] == "auto" and ids[1:] == list(probes)
+        for option in listing.options[1:]:  # failed or skipped adapters cannot be chosen
+            assert option.disabled == (not probes[option.id].ok)
+        note = str(app.screen.query_one("#picker-note").render())
+        assert "auto → " in note
         await pilot.press("R")
         assert screen.probes is None
-        await wait_for(pilot, lambda: screen.probes is not None, timeout=60)
-        listing.highlighted = 1  # "cpu"
+        assert "probing" in str(app.screen.query_one("#picker-note").render())
+        await wait_for(pilot, lambda: screen.probes is not None, timeout=90)
+        listing.highlighted = ids.index("cpu")
         await pilot.press("enter")
         assert isinstance(app.screen, MainScreen)
         assert app.settings.provider == "cpu"
         assert load_settings(tmp_path / "config" / "config.toml").provider == "cpu"
         await wait_for(pilot, lambda: app.remover is not remover and app.remover is not None)
         assert app.remover.provider == "cpu"
+        assert "adapter: cpu" in str(app.query_one("#status-adapter").render())
 
 
 @sync

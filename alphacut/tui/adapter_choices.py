@@ -1,53 +1,57 @@
-"""The adapters the picker offers, and a quick probe of each (session + one inference).
+"""The adapters the picker offers, with each one's probe result, from the accel layer.
 
-Uses only the accel API: :func:`alphacut.accel.open_runner` with ``strict=True`` so a
-probe never silently lands on the CPU fallback.
+:func:`alphacut.accel.request_adapter` discovers the adapters this machine offers, probes
+each with the real model (results cached under ``AppPaths.probes``; ``reprobe`` measures
+again) and says which one ``auto`` would choose and why.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from alphacut.accel import open_runner
 from alphacut.errors import AlphacutError
-
-# The adapters every supported Linux/x86 install can try; the probe decides whether each
-# one actually works here.
-CANDIDATES: tuple[str, ...] = ("cpu", "openvino:CPU")
 
 
 @dataclass(frozen=True)
 class AdapterProbe:
-    """Whether one adapter can run the model here."""
+    """Whether one adapter can run the model here, in words for the picker."""
 
-    label: str
+    label: str  # what --provider accepts, e.g. "cpu" or "openvino:GPU"
     ok: bool
     detail: str
-    ms: float | None = None
 
     def describe(self) -> str:
-        return "ok" if self.ok else f"unavailable: {self.detail}"
+        return self.detail
 
 
-def probe_adapter(label: str, model_path: Path, input_shape: tuple[int, ...]) -> AdapterProbe:
-    """Open ``label`` strictly and run one zero image through it."""
-    start = time.perf_counter()
+@dataclass(frozen=True)
+class ProbeReport:
+    """Every adapter considered, and the sentence explaining what ``auto`` picks."""
+
+    probes: list[AdapterProbe]
+    auto_reason: str
+
+
+def _describe(adapter: object) -> AdapterProbe:
+    label: str = adapter.label  # type: ignore[attr-defined]
+    probe = getattr(adapter, "probe", None)
+    if probe is None:
+        return AdapterProbe(label, True, "not probed yet")
+    if probe.usable:
+        speed = f", {probe.steady_ms:.0f} ms/image" if probe.steady_ms else ""
+        cached = " (cached probe)" if probe.cached else ""
+        return AdapterProbe(label, True, f"{probe.status}{speed}{cached}")
+    return AdapterProbe(label, False, f"{probe.status}: {probe.error}")
+
+
+def probe_all(model_path: Path, *, reprobe: bool = False) -> ProbeReport:
+    """Discover and probe every adapter for ``model_path`` (cached unless ``reprobe``)."""
+    from alphacut.accel import request_adapter
+
     try:
-        runner = open_runner(model_path, provider=label, strict=True)
-        runner.run(np.zeros(input_shape, dtype=np.float32))
+        selection = request_adapter(model_path, reprobe=reprobe)
     except AlphacutError as exc:
-        text = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-        return AdapterProbe(label, False, text)
-    except Exception as exc:  # a provider's own error type; report it, never crash the UI
-        return AdapterProbe(label, False, f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}")
-    return AdapterProbe(label, True, "session + test inference passed",
-                        (time.perf_counter() - start) * 1000)
-
-
-def probe_all(model_path: Path, input_shape: tuple[int, ...]) -> list[AdapterProbe]:
-    """Probe every candidate, in order."""
-    return [probe_adapter(label, model_path, input_shape) for label in CANDIDATES]
+        return ProbeReport([], f"probing failed: {exc}")
+    probes = [_describe(adapter) for adapter in selection.adapters]
+    return ProbeReport(probes, f"auto → {selection.adapter.label}: {selection.reason}")

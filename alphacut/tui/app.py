@@ -102,14 +102,12 @@ class AlphacutApp(App[int]):
         options.validate()
         return options
 
-    def model_file(self) -> tuple[Path | None, tuple[int, ...]]:
-        """The verified model file (or None) and its input shape, for adapter probes."""
-        spec = get_model(self.settings.model)
+    def model_file(self) -> Path | None:
+        """The verified file of the chosen model, or None when it is not downloaded."""
         try:
-            path = ModelStore(self.paths).locate(spec.name)
+            return ModelStore(self.paths).locate(get_model(self.settings.model).name)
         except AlphacutError:
-            return None, ()
-        return path, (1, 3, *spec.input_size)
+            return None
 
     # -- model --------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="model")

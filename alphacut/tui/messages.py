@@ -10,7 +10,7 @@ from textual.message import Message
 from alphacut.pipeline.batch import JobResult
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.remover import Remover
-from alphacut.tui.adapter_choices import AdapterProbe
+from alphacut.tui.adapter_choices import ProbeReport
 from alphacut.tui.preview_images import PreviewSource
 
 
@@ -27,9 +27,9 @@ class ModelFailed(Message):
 
 
 class ProbesDone(Message):
-    def __init__(self, probes: list[AdapterProbe]) -> None:
+    def __init__(self, report: ProbeReport) -> None:
         super().__init__()
-        self.probes = probes
+        self.report = report
 
 
 class PreviewLoaded(Message):

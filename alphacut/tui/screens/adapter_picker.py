@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from alphacut.tui.adapter_choices import AdapterProbe
+from alphacut.tui.adapter_choices import ProbeReport
 
 
 class AdapterPicker(ModalScreen[str | None]):
@@ -26,7 +26,7 @@ class AdapterPicker(ModalScreen[str | None]):
     def __init__(
         self,
         current: str,
-        probes: list[AdapterProbe] | None,
+        probes: ProbeReport | None,
         reprobe: Callable[[], None],
     ) -> None:
         super().__init__()
@@ -44,14 +44,14 @@ class AdapterPicker(ModalScreen[str | None]):
     def on_mount(self) -> None:
         self._fill()
 
-    def set_probes(self, probes: list[AdapterProbe] | None) -> None:
+    def set_probes(self, probes: ProbeReport | None) -> None:
         self.probes = probes
         if self.is_mounted:
             self._fill()
 
     def _fill(self) -> None:
         options = [Option(self._row("auto", "best available, CPU fallback"), id="auto")]
-        for probe in self.probes or []:
+        for probe in self.probes.probes if self.probes else []:
             style = "green" if probe.ok else "red"
             options.append(
                 Option(self._row(probe.label, probe.describe(), style), id=probe.label,
@@ -61,8 +61,11 @@ class AdapterPicker(ModalScreen[str | None]):
         listing.set_options(options)
         ids = [o.id for o in options]
         listing.highlighted = ids.index(self.current) if self.current in ids else 0
-        note = "probing adapters…" if self.probes is None else f"in use now: {self.current}"
-        self.query_one("#picker-note", Static).update(note)
+        if self.probes is None:
+            note = "probing adapters with the model (cached results are reused)…"
+        else:
+            note = f"preference now: {self.current}\n{self.probes.auto_reason}"
+        self.query_one("#picker-note", Static).update(Text(note))
 
     def _row(self, label: str, detail: str, style: str = "dim") -> Text:
         mark = "● " if label == self.current else "  "

@@ -20,11 +20,12 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 from textual.worker import get_current_worker
 
+from alphacut.accel.telemetry import TelemetrySampler
 from alphacut.errors import AlphacutError
 from alphacut.pipeline.batch import BatchRunner
 from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.tui import messages as msg
-from alphacut.tui.adapter_choices import AdapterProbe, probe_all
+from alphacut.tui.adapter_choices import ProbeReport, probe_all
 from alphacut.tui.graphics import next_mode, resolve_mode
 from alphacut.tui.listing import FileStatus, walk_images
 from alphacut.tui.preview_images import (
@@ -34,7 +35,6 @@ from alphacut.tui.preview_images import (
     compose_view,
     load_preview,
 )
-from alphacut.tui.process_stats import ProcessStats
 from alphacut.tui.screens.adapter_picker import AdapterPicker
 from alphacut.tui.screens.confirm_quit import ConfirmQuit
 from alphacut.tui.screens.help import HelpScreen
@@ -104,8 +104,8 @@ class MainScreen(Screen[None]):
         self.previews: OrderedDict[Path, PreviewSource] = OrderedDict()
         self.preview_path: Path | None = None
         self.preview_error: dict[Path, str] = {}
-        self.probes: list[AdapterProbe] | None = None
-        self.stats = ProcessStats()
+        self.probes: ProbeReport | None = None
+        self.telemetry: TelemetrySampler | None = None
         self._cancel = threading.Event()
         self._highlighted_at: dict[Path, float] = {}
         # Milliseconds from highlight to the photo / the mask view being on screen.
@@ -116,6 +116,7 @@ class MainScreen(Screen[None]):
         self._batch_counts: dict[str, int] = {}
         self._latencies: list[float] = []
         self._picker: AdapterPicker | None = None
+        self._mask_model = ""
 
     @property
     def session(self) -> AlphacutApp:
@@ -143,6 +144,7 @@ class MainScreen(Screen[None]):
         else:
             self.session.load_model()
         if self.session.live_stats:
+            self.telemetry = TelemetrySampler()
             self._sample_stats()
             self.set_interval(1.0, self._sample_stats)
 
@@ -152,27 +154,41 @@ class MainScreen(Screen[None]):
 
     def _on_remover_changed(self) -> None:
         """The app loaded (or failed to load) a model; refresh what depends on it."""
-        panel = self.query_one(StatusPanel)
-        if self.session.model_error:
-            panel.set_adapter(f"[red]model: {escape(self.session.model_error)}[/red]")
+        if not self._show_adapter() or self.remover is None:
             return
-        remover = self.remover
-        if remover is None:
-            panel.set_adapter(f"adapter: loading {self.session.settings.model}…")
-            return
-        adapter = remover.runner.adapter
-        panel.set_adapter(
-            f"adapter: [b]{adapter.label}[/b] ({adapter.device_type}, {adapter.device})"
-            f"   model: {remover.spec.name}"
-        )
-        self.previews.clear()
+        if self.remover.spec.name != self._mask_model:
+            # Masks belong to the model that made them; another adapter gives the same ones.
+            self._mask_model = self.remover.spec.name
+            for source in self.previews.values():
+                source.mask = None
         if self.preview_path is not None:
             self._request_preview(self.preview_path)
         self.refresh_bindings()
 
+    def _show_adapter(self) -> bool:
+        """Adapter, device and any fallback notes in the status panel; False: no model."""
+        panel = self.query_one(StatusPanel)
+        if self.session.model_error:
+            panel.set_adapter(f"[red]model: {escape(self.session.model_error)}[/red]")
+            return False
+        remover = self.remover
+        if remover is None:
+            panel.set_adapter(f"adapter: loading {self.session.settings.model}…")
+            return False
+        runner = remover.runner
+        adapter = runner.adapter
+        device = escape(adapter.name or adapter.device_type)
+        panel.set_adapter(
+            f"adapter: [b]{escape(adapter.label)}[/b] ({device})   model: {remover.spec.name}"
+        )
+        notes = [*getattr(runner, "notes", []), *(e.describe() for e in runner.fallback_events)]
+        panel.set_events(f"[yellow]{escape('; '.join(notes))}[/yellow]" if notes else "")
+        return True
+
     def _sample_stats(self) -> None:
-        rss = self.stats.rss()
-        self.query_one(StatusPanel).set_memory(rss, self.stats.peak_rss, self.stats.temperature())
+        # Well under a millisecond (psutil reads /proc and sysfs), so the UI thread is fine.
+        if self.telemetry is not None:
+            self.query_one(StatusPanel).set_telemetry(self.telemetry.sample())
 
     # -- browser events ---------------------------------------------------------------------
     def on_file_browser_folder_changed(self, event: FileBrowser.FolderChanged) -> None:
@@ -477,12 +493,10 @@ class MainScreen(Screen[None]):
             self._render_preview()
 
     def _show_fallbacks(self) -> None:
+        """A runtime fallback changes the adapter in use; show it and the reason."""
         remover = self.remover
-        if remover is None or not remover.runner.fallback_events:
-            return
-        text = "; ".join(e.describe() for e in remover.runner.fallback_events)
-        self.query_one(StatusPanel).set_events(f"[yellow]fallback: {escape(text)}[/yellow]")
-        self._on_remover_changed()
+        if remover is not None and remover.runner.fallback_events:
+            self._show_adapter()
 
     def on_batch_finished(self, event: msg.BatchFinished) -> None:
         self.running = False
@@ -520,28 +534,32 @@ class MainScreen(Screen[None]):
 
     # -- settings -----------------------------------------------------------------------------
     def action_adapters(self) -> None:
-        picker = AdapterPicker(self.session.settings.provider, self.probes, self.start_probes)
+        picker = AdapterPicker(
+            self.session.settings.provider, self.probes, lambda: self.start_probes(reprobe=True)
+        )
         self._picker = picker
         if self.probes is None:
             self.start_probes()
         self.app.push_screen(picker, self._adapter_chosen)
 
-    def start_probes(self) -> None:
+    def start_probes(self, *, reprobe: bool = False) -> None:
+        """Probe every adapter in a worker (cached results unless ``reprobe``)."""
         self.probes = None
-        self._probe_worker()
+        self._probe_worker(reprobe)
 
     @work(thread=True, exclusive=True, group="probe")
-    def _probe_worker(self) -> None:
-        model_path, shape = self.session.model_file()
+    def _probe_worker(self, reprobe: bool) -> None:
+        model_path = self.session.model_file()
         if model_path is None:
-            self.post_message(msg.ProbesDone([]))
-            return
-        self.post_message(msg.ProbesDone(probe_all(model_path, shape)))
+            report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
+        else:
+            report = probe_all(model_path, reprobe=reprobe)
+        self.post_message(msg.ProbesDone(report))
 
     def on_probes_done(self, event: msg.ProbesDone) -> None:
-        self.probes = event.probes
+        self.probes = event.report
         if self._picker is not None:
-            self._picker.set_probes(event.probes)
+            self._picker.set_probes(event.report)
 
     def _adapter_chosen(self, label: str | None) -> None:
         self._picker = None

@@ -6,6 +6,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
+from alphacut.accel.telemetry import TelemetrySnapshot
+
 
 def _mib(value: int) -> str:
     return f"{value / 2**20:.0f} MiB"
@@ -33,10 +35,19 @@ class StatusPanel(Vertical):
             f"latency: last {last}, avg {avg}   images/s: {rate}"
         )
 
-    def set_memory(self, rss: int, peak: int, temperature: float | None) -> None:
-        temp = f"{temperature:.0f} °C" if temperature is not None else "n/a"
+    def set_telemetry(self, snapshot: TelemetrySnapshot) -> None:
+        """RSS and peak, CPU use, and CPU/GPU temperature or "n/a" where none is exposed."""
+        peak = _mib(snapshot.peak_rss_bytes) if snapshot.peak_rss_bytes else "n/a"
+        cpu = (f"   CPU: {snapshot.process_cpu_percent:.0f}%"
+               if snapshot.process_cpu_percent is not None else "")
+        temp = (f"{snapshot.cpu_temperature_c:.0f} °C"
+                if snapshot.cpu_temperature_c is not None else "n/a")
+        gpus = "".join(
+            f"   GPU{gpu.index}: {gpu.temperature_c:.0f} °C"
+            for gpu in snapshot.gpus if gpu.temperature_c is not None
+        )
         self.query_one("#status-memory", Static).update(
-            f"RSS: {_mib(rss)} (peak {_mib(peak)})   temp: {temp}"
+            f"RSS: {_mib(snapshot.rss_bytes)} (peak {peak}){cpu}   temp: {temp}{gpus}"
         )
 
     def set_events(self, text: str) -> None:
