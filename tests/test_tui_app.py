@@ -245,6 +245,8 @@ async def test_corrupt_file_error_shown_and_batch_goes_on(
         browser = app.query_one(FileBrowser)
         row = browser._prompt(browser.entries[browser._row_of[broken]])
         assert "failed: broken or truncated" in row.plain
+        await pilot.pause(0.05)
+        assert len(browser._lines) == browser.option_count  # one row per file, never wrapped
 
 
 @sync
@@ -345,3 +347,36 @@ async def test_preview_shows_cutout_after_mask(photo_dir: Path, remover, tmp_pat
         assert shown.width <= pane.content_size.width  # pre-shrunk to the pane
         assert shown.height <= pane.content_size.height * 2
         assert screen.statuses.get(path) is None or isinstance(screen.statuses[path], FileStatus)
+
+
+@sync
+async def test_preview_latency_12mp(tmp_path: Path, remover) -> None:
+    """Highlight-to-photo time for a 12 MP JPEG (budget 300 ms; asserted loosely for CI)."""
+    import numpy as np
+
+    folder = tmp_path / "big"
+    folder.mkdir()
+    Image.new("RGB", (64, 48), (90, 90, 90)).save(folder / "a_small.png")
+    rng = np.random.default_rng(7)
+    texture = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)
+    Image.fromarray(texture).resize((4000, 3000), Image.Resampling.BILINEAR).save(
+        folder / "b_photo12mp.jpg", quality=90
+    )
+    app = make_app(folder, remover, tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = main_screen(app)
+        await wait_for(pilot, lambda: "photo" in screen.preview_latency_ms)
+        timings = []
+        for _ in range(3):
+            screen.previews.clear()
+            screen.preview_latency_ms.clear()
+            await pilot.press("j")
+            await wait_for(pilot, lambda: "photo" in screen.preview_latency_ms)
+            assert screen.preview_path == folder / "b_photo12mp.jpg"
+            timings.append(screen.preview_latency_ms["photo"])
+            await pilot.press("k")
+            await wait_for(pilot, lambda: screen.preview_path == folder / "a_small.png")
+        print(f"\n12 MP preview on screen after {statistics.median(timings):.0f} ms "
+              f"(runs: {', '.join(f'{t:.0f}' for t in timings)})")
+        assert statistics.median(timings) < 1500
+        assert screen.previews[folder / "b_photo12mp.jpg"].full_size == (4000, 3000)

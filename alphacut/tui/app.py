@@ -46,6 +46,7 @@ class AlphacutApp(App[int]):
         *,
         settings: Settings | None = None,
         settings_path: Path | None = None,
+        saved_settings: Settings | None = None,
         output_dir: Path | None = None,
         paths: AppPaths | None = None,
         remover: Remover | None = None,
@@ -54,7 +55,10 @@ class AlphacutApp(App[int]):
     ) -> None:
         super().__init__()
         self.directory = directory.resolve()
+        # ``settings`` is what this session uses (command-line options included);
+        # ``saved_settings`` is the file's content, which only the UI's own changes touch.
         self.settings = settings or Settings()
+        self.saved_settings = saved_settings or self.settings
         self.settings_path = settings_path
         self.cli_output_dir = output_dir.resolve() if output_dir else None
         self.paths = paths or AppPaths.from_env()
@@ -71,12 +75,13 @@ class AlphacutApp(App[int]):
 
     # -- settings ---------------------------------------------------------------------------
     def update_settings(self, **changes: object) -> None:
-        """Apply and persist ``changes``; a write failure is shown, never fatal."""
+        """Apply ``changes`` now and save them; a write failure is shown, never fatal."""
         self.settings = self.settings.with_changes(**changes)
+        self.saved_settings = self.saved_settings.with_changes(**changes)
         if self.settings_path is None:
             return
         try:
-            save_settings(self.settings, self.settings_path)
+            save_settings(self.saved_settings, self.settings_path)
         except ConfigError as exc:
             self.notify(str(exc), severity="error", markup=False)
 
@@ -149,32 +154,31 @@ def run_app(
     provider: str = "",
     graphics: str | None = None,
 ) -> int:
-    """Open the UI on ``directory``; settings come from the config file, arguments win.
+    """Open the UI on ``directory``; returns the exit status.
 
-    Explicit ``model``/``provider``/``graphics`` are saved as the new preference, as the
-    ``g`` key and the pickers do.
+    Settings come from the config file. ``model`` and ``provider`` apply to this session
+    only; ``graphics`` is also saved, like the ``g`` key. The adapter picker and the
+    output settings screen save what the user picks there.
     """
     from alphacut.config import load_settings
 
     paths = AppPaths.from_env()
-    settings = load_settings(paths.config_file)
-    changes: dict[str, str] = {}
-    if model:
-        get_model(model)  # unknown names fail here with the catalogue's message
-        changes["model"] = model
-    if provider:
-        changes["provider"] = provider
-    if graphics:
-        changes["graphics"] = graphics
-    if changes:
-        settings = settings.with_changes(**changes)
-        settings.validate("command line")
-        save_settings(settings, paths.config_file)
+    saved = load_settings(paths.config_file)
     if not directory.is_dir():
         raise ConfigError(f"{directory}: not a folder")
+    if model:
+        get_model(model)  # unknown names fail here with the catalogue's message
+    if graphics and graphics != saved.graphics:
+        saved = saved.with_changes(graphics=graphics)
+        saved.validate("--graphics")
+        save_settings(saved, paths.config_file)
+    session = saved.with_changes(
+        **{k: v for k, v in (("model", model), ("provider", provider)) if v}
+    )
     app = AlphacutApp(
         directory,
-        settings=settings,
+        settings=session,
+        saved_settings=saved,
         settings_path=paths.config_file,
         output_dir=output_dir,
         paths=paths,

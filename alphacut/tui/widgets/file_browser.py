@@ -120,15 +120,11 @@ class FileBrowser(OptionList):
         self.refresh_paths(list(self._row_of))
 
     def _prompt(self, entry: Entry) -> Text:
+        # One row per file however narrow the pane: app.tcss cuts long rows with an ellipsis.
         if entry.is_dir:
-            text = Text.assemble(("  ▸ ", "bold blue"), (entry.label, "bold blue"))
-            text.no_wrap = True
-            return text
+            return Text.assemble(("  ▸ ", "bold blue"), (entry.label, "bold blue"))
         marked = entry.path in self.marks
         text = Text.assemble(("● " if marked else "  ", "bold magenta"), "  ", entry.label)
-        # One row per file however narrow the pane: the status is cut, never wrapped.
-        text.no_wrap = True
-        text.overflow = "ellipsis"
         status = self.statuses.get(entry.path)
         if status is not None:
             text.append("  ")
