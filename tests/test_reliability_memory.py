@@ -1,0 +1,65 @@
+"""The memory benchmark: its arithmetic, a real (short) batch, and its pass/fail gates.
+
+The long run (300 images) is a benchmark, not a test: ``python -m alphacut.bench.memory``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from alphacut.bench.memory import main, run_benchmark, slope_per_100, summarise
+
+
+def test_slope_and_growth_flag_a_leak_but_not_noise() -> None:
+    rng = np.random.default_rng(0)
+    noisy = list(300 + rng.normal(0, 3, 300))  # allocator jitter around a flat line
+    leaky = [300 + 0.5 * i + rng.normal(0, 3) for i in range(300)]  # 0.5 MB per image
+    flat = summarise(noisy, warmup=30, start_mb=250, peak_mb=310)
+    leak = summarise(leaky, warmup=30, start_mb=250, peak_mb=450)
+    assert abs(flat.slope_mb_per_100) < 2 and flat.flat(25)
+    assert leak.slope_mb_per_100 == pytest.approx(50, abs=3) and not leak.flat(25)
+    assert leak.rss_after_warmup_mb == pytest.approx(leaky[29], abs=0.1)
+    assert leak.rss_end_mb == pytest.approx(leaky[-1], abs=0.1)
+    assert leak.peak_rss_mb >= max(leaky) - 0.1  # a sample above ru_maxrss still counts
+    assert slope_per_100([5.0]) == 0.0
+    with pytest.raises(ValueError):
+        summarise([1.0, 2.0], warmup=2, start_mb=0, peak_mb=0)
+
+
+def _images(folder: Path, count: int = 3) -> Path:
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(count):
+        Image.fromarray(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+def test_short_real_batch_is_measured(remover, tmp_path: Path) -> None:
+    folder = _images(tmp_path / "in")
+    out = tmp_path / "out"
+    images = sorted(folder.iterdir())
+    report = run_benchmark(remover, images, out, count=8, warmup=3)
+    assert report.images == 8 and report.failed == 0 and report.distinct_inputs == 3
+    assert report.provider == "cpu"
+    assert 0 < report.rss_start_mb <= report.peak_rss_mb
+    assert report.rss_max_sampled_mb <= report.peak_rss_mb
+    assert report.mean_megapixels == pytest.approx(0.0048, abs=1e-3)
+    assert sorted(p.name for p in out.iterdir()) == ["0000.png", "0001.png", "0002.png"]
+
+
+def test_command_reports_json_and_enforces_the_peak_gate(
+    tmp_path: Path, home_with_model: Path, capsys
+) -> None:
+    folder = _images(tmp_path / "in", count=2)
+    args = ["--images", str(folder), "--count", "4", "--warmup", "1", "--json"]
+    assert main(args) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["images"] == 4 and record["flat"] is True
+    assert main([*args, "--max-peak-mb", "1"]) == 1
+    assert "above --max-peak-mb 1" in capsys.readouterr().err
+    assert main(["--images", str(tmp_path / "missing")]) == 2
