@@ -80,13 +80,25 @@ def test_opset_conversion_loads_and_keeps_outputs() -> None:
     assert q.to_opset(converted, 13) is converted
 
 
-def test_per_channel_qdq_of_converted_model_loads_and_stays_close(tmp_path: Path) -> None:
+def test_empty_resize_inputs_are_omitted_without_changing_outputs() -> None:
     model13 = q.to_opset(tiny_u2net_like(11), 13)
+    x = np.random.default_rng(3).normal(size=(1, 3, 16, 16)).astype(np.float32)
+    before = _run(model13, x)
+    cleaned = q.omit_empty_resize_inputs(model13)
+    resize = next(n for n in cleaned.graph.node if n.op_type == "Resize")
+    assert list(resize.input) == ["s2", "", "scales"]
+    assert "roi" not in {i.name for i in cleaned.graph.initializer}
+    for a, b in zip(before, _run(cleaned, x), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_per_channel_qdq_of_converted_model_loads_and_stays_close(tmp_path: Path) -> None:
+    model13 = q.omit_empty_resize_inputs(q.to_opset(tiny_u2net_like(11), 13))
     path = tmp_path / "m13.onnx"
     onnx.save(model13, str(path))
     rng = np.random.default_rng(2)
     calib = [rng.normal(size=(1, 3, 16, 16)).astype(np.float32) for _ in range(4)]
-    ranges = q.calibrate(path, calib)
+    ranges = q.calibrate(path, calib, "Percentile")
     # A JSON round trip must give the same bytes after quantization.
     q.save_ranges(ranges, tmp_path / "ranges.json")
     reloaded = q.load_ranges(tmp_path / "ranges.json")

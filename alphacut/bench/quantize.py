@@ -43,6 +43,9 @@ from alphacut.bench.inference_options import (
 TARGET_OPSET = 13
 MAE_MARGIN = 0.005  # the gate: int8 MAE may exceed fp32 MAE by at most this
 CALIBRATION_CHUNK = 3
+# Ops whose outputs carry image data. The shape-computing ops (Shape/Gather/Slice/Cast...)
+# stay unquantized, and their empty float tensors crash the histogram calibrators.
+IMAGE_OPS: tuple[str, ...] = ("Add", "Concat", "Conv", "MaxPool", "Relu", "Resize", "Sigmoid")
 
 # u2netp's convolutions in graph order: eleven RSU stages (RSU7/6/5/4/4F encoder, mirrored
 # decoder), six side heads, the fusion conv. Counts are convs per stage.
@@ -64,6 +67,36 @@ def to_opset(model: Any, version: int = TARGET_OPSET) -> Any:
     if current >= version:
         return model
     return version_converter.convert_version(model, version)
+
+
+def omit_empty_resize_inputs(model: Any) -> Any:
+    """Replace Resize's empty ``roi``/``scales`` constants by omitted inputs (opset >= 13).
+
+    The exporter feeds every Resize zero-size float constants; calibrators treat them as
+    activations and fail on them. Omitting optional inputs is the opset-13 way to say "none".
+    """
+    from onnx import numpy_helper
+
+    empty: set[str] = {init.name for init in model.graph.initializer
+                       if numpy_helper.to_array(init).size == 0}
+    for node in model.graph.node:
+        if node.op_type == "Constant":
+            value = next((a for a in node.attribute if a.name == "value"), None)
+            if value is not None and numpy_helper.to_array(value.t).size == 0:
+                empty.update(node.output)
+    for node in model.graph.node:
+        if node.op_type == "Resize":
+            for i in (1, 2):
+                if i < len(node.input) and node.input[i] in empty:
+                    node.input[i] = ""
+    used = {name for node in model.graph.node for name in node.input}
+    outputs = {o.name for o in model.graph.output}
+    for node in [n for n in model.graph.node if n.op_type == "Constant"]:
+        if not (set(node.output) & (used | outputs)):
+            model.graph.node.remove(node)
+    for init in [i for i in model.graph.initializer if i.name in empty and i.name not in used]:
+        model.graph.initializer.remove(init)
+    return model
 
 
 def conv_names(model: Any) -> list[str]:
@@ -170,14 +203,13 @@ def calibrate(model_path: Path, tensors: Sequence[np.ndarray], method: str = "Mi
     """Activation ranges of every quantizable tensor over ``tensors`` (ORT's calibrator)."""
     import onnx
     from onnxruntime.quantization import CalibrationMethod, create_calibrator
-    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
 
     input_name = onnx.load(str(model_path)).graph.input[0].name
     options = {"percentile": percentile} if method == "Percentile" else {}
     with tempfile.TemporaryDirectory(prefix="alphacut-calib-") as tmp:
         calibrator = create_calibrator(
             model_path,
-            sorted(set(QLinearOpsRegistry) | set(QDQRegistry)),
+            list(IMAGE_OPS),
             augmented_model_path=str(Path(tmp) / "augmented.onnx"),
             calibrate_method=getattr(CalibrationMethod, method),
             extra_options=options,
@@ -298,7 +330,7 @@ class Workbench:
         import onnx
 
         workdir = Path(tempfile.mkdtemp(prefix="alphacut-quant-"))
-        model13 = to_opset(onnx.load(str(fp32)))
+        model13 = omit_empty_resize_inputs(to_opset(onnx.load(str(fp32))))
         model13_path = workdir / "opset13.onnx"
         onnx.save(model13, str(model13_path))
         if ranges_file is not None and ranges_file.exists():
