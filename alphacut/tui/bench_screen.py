@@ -136,12 +136,12 @@ class BenchScreen(Screen[None]):
     def _paths(self) -> AppPaths:
         return getattr(self.app, "paths", None) or AppPaths.from_env()
 
-    def _images(self) -> tuple[Path, ...]:
+    def _images(self, source: object) -> tuple[Path, ...]:
+        """The photos to measure (runs in the worker: the demo photos may be fetched once)."""
         from alphacut.bench.hardware_command import default_images
 
         if self._fixed_images is not None:
             return self._fixed_images
-        source = self.query_one("#bench-images", Select).value
         directory = getattr(self.app, "directory", None)
         if source == "folder" and directory is not None:
             return default_images(Path(directory))[:FOLDER_IMAGE_LIMIT]
@@ -168,7 +168,7 @@ class BenchScreen(Screen[None]):
         self.query_one("#bench-cancel", Button).disabled = False
         self.query_one("#bench-progress", ProgressBar).update(total=None, progress=0)
         self._status(f"starting: {', '.join(chosen)}, {runs} runs")
-        self._run(tuple(chosen), runs)
+        self._run(tuple(chosen), runs, self.query_one("#bench-images", Select).value)
 
     def action_cancel(self) -> None:
         if self.running:
@@ -176,7 +176,7 @@ class BenchScreen(Screen[None]):
             self._status("cancelling after the current pass…")
 
     @work(thread=True, exclusive=True, group="bench-run")
-    def _run(self, providers: tuple[str, ...], runs: int) -> None:
+    def _run(self, providers: tuple[str, ...], runs: int, source: object) -> None:
         from alphacut.bench.hardware import HardwareSettings, run_hardware_bench
         from alphacut.errors import AlphacutError
         from alphacut.models.store import ModelStore
@@ -188,7 +188,7 @@ class BenchScreen(Screen[None]):
             model = self._model or getattr(getattr(self.app, "settings", None), "model", "u2netp")
             model_path = self._model_path or ModelStore(self._paths()).locate(model)
             settings = HardwareSettings(
-                images=self._images(), model=model, providers=providers, runs=runs
+                images=self._images(source), model=model, providers=providers, runs=runs
             )
             report = run_hardware_bench(
                 settings,
