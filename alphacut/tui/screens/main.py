@@ -108,8 +108,8 @@ class MainScreen(Screen[None]):
         self.telemetry: TelemetrySampler | None = None
         self._cancel = threading.Event()
         self._highlighted_at: dict[Path, float] = {}
-        # Milliseconds from highlight to the photo / the mask view being on screen.
-        self.preview_latency_ms: dict[str, float] = {}
+        # Per file, milliseconds from highlight to the photo / the mask view being on screen.
+        self.preview_latency_ms: dict[Path, dict[str, float]] = {}
         self._batch_started = 0.0
         self._batch_done = 0
         self._batch_total = 0
@@ -281,6 +281,7 @@ class MainScreen(Screen[None]):
         source.mask = event.mask
         if event.path == self.preview_path:
             self._render_preview()
+        self._show_fallbacks()  # a preview inference can be the one that loses a device
 
     def on_preview_failed(self, event: msg.PreviewFailed) -> None:
         self.preview_error[event.path] = event.reason
@@ -311,9 +312,14 @@ class MainScreen(Screen[None]):
         started = self._highlighted_at.get(path)
         if started is not None:
             key = "mask" if source.mask is not None else "photo"
-            self.preview_latency_ms.setdefault(key, (time.perf_counter() - started) * 1000)
+            latency = self.preview_latency_ms.setdefault(path, {})
+            latency.setdefault(key, (time.perf_counter() - started) * 1000)
             if source.mask is not None:
                 self._highlighted_at.pop(path, None)
+
+    def on_resize(self) -> None:
+        # The pane's pixel size changed: shrink the picture again for the new size.
+        self.call_after_refresh(self._render_preview)
 
     def watch_view_mode(self) -> None:
         if self.is_mounted:
