@@ -1,4 +1,4 @@
-"""Console reporting for batch runs: Rich progress on a terminal, plain lines when piped, JSON lines."""
+"""Console reporting for batches: Rich progress on a terminal, plain lines when piped, JSON."""
 
 from __future__ import annotations
 

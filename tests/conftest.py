@@ -34,7 +34,9 @@ def model_file() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own empty ALPHACUT_HOME, so no test touches the real cache/config."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ALPHACUT_HOME", str(home))

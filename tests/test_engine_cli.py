@@ -66,7 +66,9 @@ def test_mask_only_and_jpg_with_background(photo: Path, tmp_path: Path) -> None:
     assert main(["remove", str(photo), "-o", str(out / "m"), "--mask-only"]) == 0
     with Image.open(out / "m" / f"{photo.stem}.png") as mask:
         assert mask.mode == "L"
-    assert main(["remove", str(photo), "-o", str(out / "j"), "--format", "jpg", "--bg", "white"]) == 0
+    assert (
+        main(["remove", str(photo), "-o", str(out / "j"), "--format", "jpg", "--bg", "white"]) == 0
+    )
     with Image.open(out / "j" / f"{photo.stem}.jpg") as jpg:
         assert jpg.mode == "RGB"
 
@@ -80,7 +82,9 @@ def test_usage_errors_exit_two(photo: Path, tmp_path: Path, capsys) -> None:
     assert info.value.code == 2
 
 
-def test_missing_model_is_one_clear_line(photo: Path, tmp_path: Path, capsys, isolated_home) -> None:
+def test_missing_model_is_one_clear_line(
+    photo: Path, tmp_path: Path, capsys, isolated_home
+) -> None:
     (isolated_home / "cache" / "models" / "u2netp.onnx").unlink()
     assert main(["remove", str(photo), "-o", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -56,7 +56,9 @@ def test_png_output_is_rgba_with_original_pixels(remover, photo: Path, tmp_path:
         ("png", ".png", "RGB", {"bg": (0, 128, 255)}),
     ],
 )
-def test_every_output_format(remover, photo: Path, tmp_path: Path, fmt, suffix, mode, extra) -> None:
+def test_every_output_format(
+    remover, photo: Path, tmp_path: Path, fmt, suffix, mode, extra
+) -> None:
     [result] = _run(remover, [photo], tmp_path / "out", format=fmt, **extra)
     assert result.status == "done", result.error
     assert result.job.dest.suffix == suffix
@@ -171,7 +173,9 @@ def test_existing_outputs_error_skip_overwrite(remover, photo: Path, tmp_path: P
     assert OutputExistsError.__mro__[1].__name__ == "OutputError"
 
 
-def test_no_temp_files_left_and_inputs_untouched(remover, photos: list[Path], tmp_path: Path) -> None:
+def test_no_temp_files_left_and_inputs_untouched(
+    remover, photos: list[Path], tmp_path: Path
+) -> None:
     folder = photos[0].parent
     snapshot = {p: p.read_bytes() for p in photos}
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
@@ -203,7 +207,9 @@ def test_output_tree_mirrors_input_tree(tmp_path: Path) -> None:
     assert [j.dest for j in flat] == [out / "a.png"]
     deep, _ = plan_jobs([root], out, OutputOptions(format="webp"), recursive=True)
     assert [j.dest.relative_to(out).as_posix() for j in deep] == [
-        "a.webp", "sub/b.webp", "sub/deeper/c.webp",
+        "a.webp",
+        "sub/b.webp",
+        "sub/deeper/c.webp",
     ]
 
 

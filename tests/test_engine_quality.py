@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from alphacut.pipeline.remover import Remover, RemoveOptions
+from alphacut.pipeline.remover import RemoveOptions, Remover
 
 
 def test_ecssd_dev_quality_gate(model_file: Path, ecssd_dir: Path) -> None:
