@@ -81,7 +81,8 @@ def test_help_imports_nothing_heavy() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('onnxruntime', 'textual', 'numpy', 'PIL', 'rich') if m in sys.modules]\n"
+        "heavy = ('onnxruntime', 'textual', 'numpy', 'PIL', 'rich')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
