@@ -65,6 +65,7 @@ class _Prepared:
     decoded: DecodedImage
     tensor: np.ndarray
     timings: StageTimings
+    provider: str = ""  # the adapter that ran inference (it can change mid-batch)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -112,6 +113,7 @@ class BatchRunner:
     def _finish(self, index: int, job: Job, prepared: _Prepared, mask: np.ndarray) -> JobResult:
         """Stage 3 (pool): alpha, compose, encode and write atomically."""
         cutout = self.remover.finish(prepared.decoded, mask, prepared.timings)
+        cutout.provider = prepared.provider or cutout.provider
         start = time.perf_counter()
         background = load_background(self.output, cutout.rgb.size)
         image = render(cutout.rgb, cutout.alpha, self.output, background=background)
@@ -207,5 +209,7 @@ class BatchRunner:
         except Exception as exc:
             return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
         prep.timings.inference = (time.perf_counter() - start) * 1000
+        # Read now: by the time this image is encoded a later one may have fallen back.
+        prep.provider = self.remover.provider
         prep.tensor = np.empty(0, np.float32)  # free the input early
         return pool.submit(self._finish, index, job, prep, mask)
