@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import shutil
 import statistics
@@ -155,6 +156,9 @@ async def test_marking_all_invert_filter_clear(photo_dir: Path, remover, tmp_pat
         assert browser.image_paths() == [photo_dir / "zz_blue.png"]
         await pilot.press("a")
         assert screen.marks == {photo_dir / "zz_blue.png"}
+        await pilot.press("slash", *"cup", "escape")  # esc closes the field, filter unchanged
+        assert not app.query_one("#filter").display
+        assert browser.pattern == "*.png"
         await pilot.press("slash", "ctrl+u", "enter")  # an empty filter shows everything
         assert len(browser.image_paths()) == len(images)
         await pilot.press("A")
@@ -321,6 +325,17 @@ async def test_help_settings_graphics_quit(photo_dir: Path, remover, tmp_path: P
         }
         assert wanted <= titles
         assert ("Benchmark" in titles) == (app.bench_screen is not None)
+        # The telemetry line: RSS, peak, CPU, temperature or n/a.
+        from alphacut.accel import TelemetrySampler
+        from alphacut.tui.widgets.status_panel import StatusPanel
+
+        sample = TelemetrySampler(nvidia=False).sample()
+        panel = app.query_one(StatusPanel)
+        panel.set_telemetry(dataclasses.replace(sample, cpu_temperature_c=None))
+        memory = str(app.query_one("#status-memory").render())
+        assert memory.startswith("RSS ") and "MiB (peak " in memory and "temp n/a" in memory
+        panel.set_telemetry(dataclasses.replace(sample, cpu_temperature_c=61.4))
+        assert "temp 61 °C" in str(app.query_one("#status-memory").render())
         # b opens the benchmark screen when that module is installed, and is hidden otherwise.
         if app.bench_screen is not None:
             await pilot.press("b")

@@ -88,9 +88,9 @@ class MainScreen(Screen[None]):
         Binding("g", "cycle_graphics", "Graphics", show=False),
         Binding("p", "adapters", "Adapter"),
         Binding("o", "output_settings", "Output"),
-        Binding("b", "bench", "Bench"),
         Binding("question_mark", "help", "Help"),
         Binding("q", "request_quit", "Quit"),
+        Binding("b", "bench", "Bench"),  # last: the first key cut from a narrow footer
     ]
 
     running: reactive[bool] = reactive(False)
@@ -179,7 +179,7 @@ class MainScreen(Screen[None]):
         adapter = runner.adapter
         device = escape(adapter.name or adapter.device_type)
         panel.set_adapter(
-            f"adapter: [b]{escape(adapter.label)}[/b] ({device})   model: {remover.spec.name}"
+            f"adapter: [b]{escape(adapter.label)}[/b] ({device}) · {remover.spec.name}"
         )
         notes = [*getattr(runner, "notes", []), *(e.describe() for e in runner.fallback_events)]
         panel.set_events(f"[yellow]{escape('; '.join(notes))}[/yellow]" if notes else "")
@@ -381,6 +381,7 @@ class MainScreen(Screen[None]):
         field.value = self._browser().pattern
         field.display = True
         field.focus()
+        self.refresh_bindings()
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
@@ -389,6 +390,7 @@ class MainScreen(Screen[None]):
         event.input.display = False
         browser.reload()
         browser.focus()
+        self.refresh_bindings()
 
     def action_toggle_hidden(self) -> None:
         browser = self._browser()
@@ -520,6 +522,7 @@ class MainScreen(Screen[None]):
         if filter_field.display:
             filter_field.display = False
             self._browser().focus()
+            self.refresh_bindings()
             return
         if not self.running:
             return
@@ -597,7 +600,13 @@ class MainScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "bench":
             return self.session.bench_screen is not None
+        if action == "cancel":
+            # Shown only when there is something to cancel: frees footer room at 80 columns.
+            return self.running or self.query_one("#filter", Input).display
         return True
+
+    def watch_running(self) -> None:
+        self.refresh_bindings()
 
     def action_bench(self) -> None:
         factory = self.session.bench_screen
@@ -622,6 +631,6 @@ class MainScreen(Screen[None]):
     def palette_commands(self) -> Iterable[SystemCommand]:
         """One command-palette entry per action on this screen."""
         for action, title, text in PALETTE:
-            if self.check_action(action, ()) is False:
+            if action == "bench" and self.session.bench_screen is None:
                 continue
             yield SystemCommand(title, text, getattr(self, f"action_{action}"))

@@ -18,8 +18,8 @@ class StatusPanel(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static("adapter: loading model…", id="status-adapter")
-        yield Static("latency: –   images/s: –", id="status-speed")
-        yield Static("RSS: –   temp: n/a", id="status-memory")
+        yield Static("latency –", id="status-speed")
+        yield Static("RSS – · temp n/a", id="status-memory")
         yield Static("", id="status-events")
         yield ProgressBar(total=1, show_eta=True, id="status-progress")
         yield Static("", id="status-run")
@@ -32,22 +32,23 @@ class StatusPanel(Vertical):
         avg = f"{avg_ms:.0f} ms" if avg_ms is not None else "–"
         rate = f"{per_s:.2f}" if per_s is not None else "–"
         self.query_one("#status-speed", Static).update(
-            f"latency: last {last}, avg {avg}   images/s: {rate}"
+            f"latency {last} · avg {avg} · {rate} img/s"
         )
 
     def set_telemetry(self, snapshot: TelemetrySnapshot) -> None:
         """RSS and peak, CPU use, and CPU/GPU temperature or "n/a" where none is exposed."""
-        peak = _mib(snapshot.peak_rss_bytes) if snapshot.peak_rss_bytes else "n/a"
-        cpu = (f"   CPU: {snapshot.process_cpu_percent:.0f}%"
+        # Short enough for the 80-column layout: peak in MiB without the unit.
+        peak = f"{snapshot.peak_rss_bytes / 2**20:.0f}" if snapshot.peak_rss_bytes else "n/a"
+        cpu = (f" · CPU {snapshot.process_cpu_percent:.0f}%"
                if snapshot.process_cpu_percent is not None else "")
         temp = (f"{snapshot.cpu_temperature_c:.0f} °C"
                 if snapshot.cpu_temperature_c is not None else "n/a")
         gpus = "".join(
-            f"   GPU{gpu.index}: {gpu.temperature_c:.0f} °C"
+            f" · GPU{gpu.index} {gpu.temperature_c:.0f} °C"
             for gpu in snapshot.gpus if gpu.temperature_c is not None
         )
         self.query_one("#status-memory", Static).update(
-            f"RSS: {_mib(snapshot.rss_bytes)} (peak {peak}){cpu}   temp: {temp}{gpus}"
+            f"RSS {_mib(snapshot.rss_bytes)} (peak {peak}){cpu} · temp {temp}{gpus}"
         )
 
     def set_events(self, text: str) -> None:
