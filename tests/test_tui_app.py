@@ -441,10 +441,11 @@ async def test_preview_follows_terminal_resize(photo_dir: Path, remover, tmp_pat
     async with app.run_test(size=SIZE) as pilot:
         screen = main_screen(app)
         await wait_for(pilot, lambda: screen.preview_path in screen.previews)
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: app.query_one("#preview-image").image is not None)
         before = app.query_one("#preview-image").image.size
         await pilot.resize_terminal(80, 24)
-        await pilot.pause(0.2)
-        after = app.query_one("#preview-image").image.size
+        image = app.query_one("#preview-image")
+        await wait_for(pilot, lambda: image.image.size[0] < before[0], timeout=10)
+        after = image.image.size
         frame = app.query_one("#preview-frame").content_size
         assert after[0] < before[0] and after[0] <= frame.width and after[1] <= frame.height * 2

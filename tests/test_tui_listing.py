@@ -56,6 +56,10 @@ def test_walk_images_recursive_skips_hidden(tree: Path) -> None:
     names = [p.relative_to(tree).as_posix() for p in walk_images(tree)]
     assert names == ["C.webp", "a.png", "b.jpg", "sub/deep.jpg"]
     assert len(walk_images(tree, show_hidden=True)) == 6
+    # The output folder is never walked: its cutouts are not inputs.
+    _touch_image(tree / "alphacut-out" / "a.png")
+    assert len(walk_images(tree)) == 5
+    assert len(walk_images(tree, exclude=tree / "alphacut-out")) == 4
 
 
 def test_file_status_text() -> None:

@@ -83,12 +83,20 @@ def list_entries(folder: Path, *, show_hidden: bool = False, pattern: str = "") 
     return entries + dirs + files
 
 
-def walk_images(folder: Path, *, show_hidden: bool = False, pattern: str = "") -> list[Path]:
-    """Every image under ``folder`` (recursively), sorted, without following folder links."""
+def walk_images(
+    folder: Path, *, show_hidden: bool = False, pattern: str = "", exclude: Path | None = None
+) -> list[Path]:
+    """Every image under ``folder`` (recursively), sorted, without following folder links.
+
+    ``exclude`` (the output folder) is never entered: cutouts are not inputs.
+    """
     found: list[Path] = []
+    skip = exclude.resolve() if exclude is not None else None
     for root, dirs, files in os.walk(folder):
-        if not show_hidden:
-            dirs[:] = [d for d in dirs if not d.startswith(".")]
+        dirs[:] = [
+            d for d in dirs
+            if (show_hidden or not d.startswith(".")) and Path(root, d).resolve() != skip
+        ]
         dirs.sort()
         for name in sorted(files):
             if name.startswith(".") and not show_hidden:

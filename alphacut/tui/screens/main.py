@@ -353,12 +353,13 @@ class MainScreen(Screen[None]):
 
     def action_mark_recursive(self) -> None:
         browser = self._browser()
-        self._walk_worker(browser.folder, browser.show_hidden, browser.pattern)
+        self._walk_worker(browser.folder, browser.show_hidden, browser.pattern,
+                          self.session.output_dir())
 
     @work(thread=True, exclusive=True, group="walk")
-    def _walk_worker(self, folder: Path, show_hidden: bool, pattern: str) -> None:
-        self.post_message(msg.MarksFound(walk_images(folder, show_hidden=show_hidden,
-                                                     pattern=pattern)))
+    def _walk_worker(self, folder: Path, show_hidden: bool, pattern: str, out_dir: Path) -> None:
+        found = walk_images(folder, show_hidden=show_hidden, pattern=pattern, exclude=out_dir)
+        self.post_message(msg.MarksFound(found))
 
     def on_marks_found(self, event: msg.MarksFound) -> None:
         self.marks.update(event.paths)
