@@ -202,6 +202,8 @@ def test_vs_rembg_interleaves_and_counts_outputs(
         if hasattr(os, "wait4"):
             assert all(r.peak_rss_mb and r.peak_rss_mb > 1 for r in tool.runs)
     assert report.speedup.pairs == 2
+    if hasattr(os, "wait4"):
+        assert report.cpu_ratio.pairs == 2 and report.cpu_ratio.median > 0
     data = json.loads(json.dumps(report.as_dict()))
     assert data["images"] == 3 and data["tools"]["rembg"]["images_per_s"] > 0
     assert data["mean_megapixels"] == pytest.approx(60 * 40 / 1e6, abs=0.01)

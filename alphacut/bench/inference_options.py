@@ -441,10 +441,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mae", default="", help="variants to score on the whole data set")
     parser.add_argument("--create-rounds", type=int, default=0,
                         help="also time session creation (OpenVINO cache_dir) this many rounds")
+    parser.add_argument("--other-model", action="append", default=[], metavar="NAME=PATH",
+                        help="also time another model file (e.g. int8) as NAME on the CPU EP "
+                             "and NAME-ov on OpenVINO; repeatable")
     parser.add_argument("--json", type=Path, help="write the results here")
     args = parser.parse_args(argv)
     model = args.model or default_model()
     variants = [variant_named(n) for n in args.variants.split(",") if n]
+    for item in args.other_model:
+        name, _, path = item.partition("=")
+        variants += [Variant(name, model_path=Path(path), note=path),
+                     Variant(f"{name}-ov", "openvino", model_path=Path(path), note=path)]
     mae_for = [n for n in args.mae.split(",") if n]
     results = measure(variants, model, args.data, images=args.images, rounds=args.rounds,
                       mae_for=mae_for)

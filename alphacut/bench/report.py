@@ -149,7 +149,8 @@ def throughput_table(report: ThroughputReport) -> RenderableType:
         title=f"alphacut vs rembg: {report.images} images, mean {report.megapixels:.1f} MP, "
         f"{report.settings.runs} runs each"
     )
-    for column in ("tool", "seconds per run", "median s", "img/s", "peak RSS MB"):
+    for column in ("tool", "seconds per run", "median s", "img/s", "CPU s per run",
+                   "peak RSS MB"):
         table.add_column(column, justify="left" if column == "tool" else "right")
     for name, tool in report.tools.items():
         data = tool.as_dict(report.images)
@@ -158,9 +159,13 @@ def throughput_table(report: ThroughputReport) -> RenderableType:
             " ".join(fmt(s, 1) for s in data["seconds"]),  # type: ignore[union-attr]
             fmt(data["median_s"], 2),
             fmt(data["images_per_s"], 2),
+            " ".join(fmt(s, 1) for s in data["cpu_s"]),  # type: ignore[union-attr]
             fmt(data["peak_rss_mb"], 0),
         )
-    lines = [f"alphacut speed vs rembg: {report.speedup.describe()}"]
+    lines = [
+        f"alphacut speed vs rembg (wall time): {report.speedup.describe()}",
+        f"rembg CPU time / alphacut CPU time: {report.cpu_ratio.describe()}",
+    ]
     for name, tool in report.tools.items():
         lines += [f"{name}: {r.error}" for r in tool.runs if r.error]
     return Group(table, *(Text(line) for line in lines))

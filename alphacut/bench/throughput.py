@@ -90,6 +90,9 @@ class ThroughputReport:
     megapixels: float
     tools: dict[str, ToolThroughput]
     speedup: Ratio
+    # CPU seconds (user + system) of rembg / of alphacut per pair: on a machine shared with
+    # other work, wall time follows the scheduler's share, CPU time follows the work done.
+    cpu_ratio: Ratio = field(default_factory=lambda: Ratio.of_pairs([], []))
     started: str = ""
 
     def as_dict(self) -> dict[str, object]:
@@ -101,6 +104,7 @@ class ThroughputReport:
             "mean_megapixels": round(self.megapixels, 2),
             "tools": {name: tool.as_dict(self.images) for name, tool in self.tools.items()},
             "speedup_alphacut_vs_rembg": self.speedup.as_dict(),
+            "cpu_time_ratio_rembg_over_alphacut": self.cpu_ratio.as_dict(),
         }
 
 
@@ -204,10 +208,16 @@ def run_vs_rembg(
                 if on_progress:
                     on_progress(step, total, f"{tool}: run {run + 1}: {result.seconds:.1f} s")
                 _remove_tree(out)
-    pairs = [
-        (theirs.seconds, ours_run.seconds)
+    both_ok = [
+        (ours_run, theirs)
         for ours_run, theirs in zip(tools["alphacut"].runs, tools["rembg"].runs, strict=True)
         if not ours_run.error and not theirs.error
+    ]
+    pairs = [(theirs.seconds, ours_run.seconds) for ours_run, theirs in both_ok]
+    cpu_pairs = [
+        (theirs.cpu_seconds, ours_run.cpu_seconds)
+        for ours_run, theirs in both_ok
+        if theirs.cpu_seconds is not None and ours_run.cpu_seconds is not None
     ]
     return ThroughputReport(
         settings=settings,
@@ -216,6 +226,7 @@ def run_vs_rembg(
         tools=tools,
         # images/s ratio = rembg seconds / alphacut seconds, per interleaved pair
         speedup=Ratio.of_pairs([p[0] for p in pairs], [p[1] for p in pairs]),
+        cpu_ratio=Ratio.of_pairs([p[0] for p in cpu_pairs], [p[1] for p in cpu_pairs]),
         started=started,
     )
 
