@@ -15,7 +15,7 @@ def register(sub: Any) -> None:
         help="CPU vs accelerated adapters side by side (latency, throughput, memory)",
         description=(
             "Session creation, first inference, inference p50/p90/p99, end-to-end p50 "
-            "(decode to write, through the real pipeline), images/s, CPU %%, peak RSS and "
+            "(decode to write, through the real pipeline), images/s, CPU %, peak RSS and "
             "temperature for each adapter. Adapters take turns run by run on the same "
             "images; speed-ups are medians of per-run ratios with their min-max."
         ),

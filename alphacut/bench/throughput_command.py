@@ -29,7 +29,8 @@ def register(sub: Any) -> None:
                    help="command that runs 'alphacut remove' (default: this Python -m alphacut "
                         "remove)")
     p.add_argument("--alphacut-args", default="", metavar="ARGS",
-                   help="extra arguments for alphacut remove, e.g. '--provider cpu'")
+                   help="extra arguments for alphacut remove, written with '=' because they "
+                        "start with a dash: --alphacut-args='--provider cpu'")
     add_output_options(p)
     p.set_defaults(func=run)
 
