@@ -224,3 +224,17 @@ def test_vs_rembg_flags_runs_that_wrote_too_few_files(
     )
     assert report.tools["alphacut"].runs[0].error == "wrote 1 of 2 outputs"
     assert report.speedup.pairs == 0 and report.speedup.describe() == "n/a"
+
+
+@pytest.mark.model
+def test_refine_reaches_the_pipeline(small_ecssd: Path, home_with_model: Path,
+                                     tmp_path: Path) -> None:
+    masks = {}
+    for mode in ("none", "guided"):
+        out = tmp_path / mode
+        report = run_quality_bench(QualitySettings(dataset=small_ecssd, provider="cpu",
+                                                   refine=mode, masks_dir=out, limit=1))
+        assert f"refine={mode}" in report.tools["alphacut"].detail
+        masks[mode] = np.asarray(Image.open(out / "alphacut" / "0001.png"), dtype=np.int16)
+    # A guided filter follows the photo's edges: the alpha must change somewhere.
+    assert np.abs(masks["none"] - masks["guided"]).max() > 0
