@@ -39,9 +39,12 @@ DECONTAMINATE_REG = 0.01
 
 @dataclass(frozen=True)
 class GuidedParams:
-    """Guided filter settings; the radius is a fraction of the working image's long side."""
+    """Guided filter settings, in mask cells (one model-output pixel, at working size)."""
 
-    radius_fraction: float = 0.008
+    # The window must reach past the blur that upsampling left (a cell or two either side
+    # of an edge) into pixels the model is sure of, or the filter keeps the blurred level.
+    radius_cells: float = 2.5
+    # Regularisation on 0..1 colours: edges with less contrast than ~sqrt(eps) stay smooth.
     eps: float = 1e-3
     # Only pixels the mask is unsure about, or within this many mask cells (one model-output
     # pixel, scaled to the working size) of its 0.5 contour, are re-estimated: that is where
@@ -63,8 +66,9 @@ class MattingParams:
     solve_long_side: int = 512
     laplacian_eps: float = 1e-7
     cg_maxiter: int = 500
-    # Guided upsampling of the solved alpha: a small radius keeps the solved detail.
-    upsample_radius_fraction: float = 0.003
+    # Guided upsampling of the solved alpha (radius in solve-size pixels): a small window
+    # and weak regularisation keep the solved detail.
+    upsample_radius: int = 2
     upsample_eps: float = 1e-5
 
 
@@ -194,6 +198,12 @@ def guided_upsample(
     return Image.fromarray(out, "L")
 
 
+def band_half_width(size: tuple[int, int], mask_shape: tuple[int, ...], cells: float) -> int:
+    """``cells`` model-output pixels, measured in pixels of an image of ``size``, at least 2."""
+    cell = max(size[0] / mask_shape[1], size[1] / mask_shape[0])
+    return max(2, round(cells * cell))
+
+
 def uncertain_band(mask: np.ndarray, half_width: int, low: float, high: float) -> np.ndarray:
     """Pixels within ``half_width`` of the mask's 0.5 contour or of any soft mask value.
 
@@ -219,19 +229,12 @@ def refine_guided(
     size = working_size(rgb.size, WORK_LONG_SIDE)
     guide = shrink_rgb(rgb, size)
     target = resize_float(mask, size)
-    long_side = max(size)
-    radius = max(1, round(params.radius_fraction * long_side))
+    radius = band_half_width(size, mask.shape, params.radius_cells)
     half_width = band_half_width(size, mask.shape, params.band_cells)
     band = uncertain_band(target, half_width, 0.02, 0.98)
     # Feather the band's edge so the switch between model and filter leaves no seam.
     weight = np.clip(_box(band.astype(np.float32), max(1, radius // 2)) * 2.0, 0.0, 1.0)
     return guided_upsample(target, guide, rgb, radius=radius, eps=params.eps, keep=(target, weight))
-
-
-def band_half_width(size: tuple[int, int], mask_shape: tuple[int, ...], cells: float) -> int:
-    """``cells`` model-output pixels, measured in pixels of an image of ``size``, at least 2."""
-    cell = max(size[0] / mask_shape[1], size[1] / mask_shape[0])
-    return max(2, round(cells * cell))
 
 
 def trimap_from_mask(mask: np.ndarray, half_width: int, params: MattingParams) -> np.ndarray:
@@ -288,8 +291,9 @@ def refine_matting(
     alpha = solve_band(image, trimap, target, params)
     if size == rgb.size:
         return Image.fromarray(np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
-    radius = max(1, round(params.upsample_radius_fraction * max(size)))
-    return guided_upsample(alpha, image, rgb, radius=radius, eps=params.upsample_eps)
+    return guided_upsample(
+        alpha, image, rgb, radius=params.upsample_radius, eps=params.upsample_eps
+    )
 
 
 def refine_alpha(mask: np.ndarray, rgb: Image.Image, *, mode: str) -> Image.Image:
