@@ -171,3 +171,44 @@ def test_history_lists_newest_first_and_skips_broken_files(isolated_home: Path) 
     runs = history.past_runs(kind="vs-rembg")
     assert [r.path for r in runs] == [second, first]
     assert runs[1].headline == "3.1x rembg"
+
+
+def _fake_bench(tmp_path: Path, two_images, devices, cpu_run_ms: float, runs: int = 2):
+    """The benchmark on the accel layer's scripted backend: exact timings, no model."""
+    from alphacut.accel.fake import FakeBackend
+
+    model = tmp_path / "fake.onnx"
+    model.write_bytes(b"stand-in: the fake backend never reads it")
+    backend = FakeBackend(devices=devices, cpu_run_ms=cpu_run_ms)
+    steps: list[str] = []
+    settings = HardwareSettings(images=two_images[:1], providers=("cpu", "cuda"), runs=runs,
+                                warmup=0)
+    report = run_hardware_bench(settings, model_path=model, backend=backend,
+                                on_progress=lambda d, t, m: steps.append(m))
+    return report, steps
+
+
+def test_order_flips_every_run_and_ratios_follow_the_faster_device(
+    tmp_path: Path, two_images
+) -> None:
+    from alphacut.accel.fake import FakeDevice
+
+    report, steps = _fake_bench(
+        tmp_path, two_images, [FakeDevice("CUDAExecutionProvider", run_ms=20)], cpu_run_ms=80
+    )
+    # A B, then B A: neither adapter always runs first.
+    assert [s.split(":")[0] for s in steps if "inference" in s] == ["cpu", "cuda", "cuda", "cpu"]
+    ratio = report.inference_speedup["cuda:0"]
+    assert ratio.pairs == 2 and 2.0 < ratio.low <= ratio.high < 6.0  # about 80 / 20
+    assert report.verdict.startswith("cuda:0 is faster than cpu")
+    assert report.environment.ort_flavour  # the real wheel's record, not the fake's
+
+
+def test_a_device_lost_mid_run_is_reported_as_an_error(tmp_path: Path, two_images) -> None:
+    from alphacut.accel.fake import FakeDevice
+
+    lost = FakeDevice("CUDAExecutionProvider", fail_on_run=2)  # run 1 is the first inference
+    report, _ = _fake_bench(tmp_path, two_images, [lost], cpu_run_ms=0, runs=1)
+    cuda = next(a for a in report.adapters if a.requested == "cuda")
+    assert any("fallback" in e and "device lost" in e for e in cuda.errors)
+    assert cuda.summary()["errors"] >= 1

@@ -1,9 +1,10 @@
-"""The hardware benchmark: each adapter on the same images, interleaved A B A B.
+"""The hardware benchmark: each adapter on the same images, interleaved run by run.
 
 Conventions follow ONNX Runtime's perf_test (session creation, first inference, warm-up,
 latency percentiles, throughput), plus CPU %, peak RSS and temperature. Adapters take
-turns run by run so that a noisy neighbour slows all of them alike; every speed ratio is
-the median of per-run ratios, reported with its min-max over those runs.
+turns run by run so that a noisy neighbour slows all of them alike, and the order flips
+every run (A B, B A, A B, ...) so that neither always goes first; every speed ratio is the
+median of per-run ratios, reported with its min-max over those runs.
 """
 
 from __future__ import annotations
@@ -215,12 +216,14 @@ def run_hardware_bench(
     cancel: threading.Event | None = None,
     model_path: Path | None = None,
     skipped: dict[str, str] | None = None,
+    backend=None,
 ) -> HardwareReport:
     """Measure every adapter in ``settings`` and return the report (never raises per adapter).
 
     ``skipped`` lists adapters ruled out before the run (see :func:`expand_providers`); they
     appear in the report as unavailable. An adapter that resolves to one already measured
-    (``auto`` picking the CPU, say) is measured once.
+    (``auto`` picking the CPU, say) is measured once. ``backend`` replaces the real ONNX
+    Runtime backend (the accel layer's fake one, in tests).
     """
     from alphacut.accel import open_runner
     from alphacut.models.catalogue import get_model
@@ -259,7 +262,8 @@ def run_hardware_bench(
             with ResourceSampler() as sampler:
                 start = time.perf_counter()
                 runner = open_runner(
-                    path, provider=requested, strict=True, threads=settings.threads
+                    path, provider=requested, strict=True, threads=settings.threads,
+                    backend=backend,
                 )
                 result.session_create_ms = (time.perf_counter() - start) * 1000
                 remover = Remover(spec, runner)
@@ -289,7 +293,7 @@ def run_hardware_bench(
     output = OutputOptions(existing="overwrite")
     with tempfile.TemporaryDirectory(prefix="alphacut-bench-") as tmp:
         for run in range(settings.runs):
-            for result in results:
+            for result in results if run % 2 == 0 else list(reversed(results)):
                 if cancelled():
                     break
                 remover = removers[result.requested]
@@ -321,7 +325,7 @@ def run_hardware_bench(
         model=spec.name,
         model_path=path,
         intra_op_threads=threads_used,
-        providers=default_backend().discover().runtime.providers,
+        providers=(backend or default_backend()).discover().runtime.providers,
     )
     return HardwareReport(
         environment=environment,
