@@ -139,3 +139,9 @@ def test_latency_chart_draws_one_labelled_line_per_adapter() -> None:
     assert latency_chart({"cpu": []}) == "no latency samples yet"
     saved = {"adapters": [{"adapter": "cpu", "inference_ms": [1, 2]}]}
     assert series_from_result(saved) == {"cpu": [1.0, 2.0]}
+
+
+def test_the_app_finds_the_bench_screen_for_its_b_key() -> None:
+    from alphacut.tui.app import _bench_screen_factory
+
+    assert _bench_screen_factory() is BenchScreen
