@@ -451,7 +451,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for item in args.other_model:
         name, _, path = item.partition("=")
         variants += [Variant(name, model_path=Path(path), note=path),
-                     Variant(f"{name}-ov", "openvino", model_path=Path(path), note=path)]
+                     Variant(f"{name}-ov", "openvino", model_path=Path(path), note=path),
+                     # ORT's graph transforms corrupt mixed fp32/int8 QDQ models (quantize.py)
+                     Variant(f"{name}-ov-noopt", "openvino", model_path=Path(path),
+                             graph_level="disable", note=path),
+                     Variant(f"{name}-noopt", model_path=Path(path), graph_level="disable",
+                             note=path)]
     mae_for = [n for n in args.mae.split(",") if n]
     results = measure(variants, model, args.data, images=args.images, rounds=args.rounds,
                       mae_for=mae_for)
