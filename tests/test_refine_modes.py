@@ -110,3 +110,10 @@ def test_remover_refines_real_photo(remover, matting_dir, mode: str) -> None:
     a = np.asarray(cutout.alpha)
     assert np.count_nonzero((a > 0) & (a < 255)) > 100
     assert a.min() == 0 and a.max() == 255
+
+
+def test_preload_imports_the_matting_library() -> None:
+    import sys
+
+    refine.preload()
+    assert "pymatting" in sys.modules

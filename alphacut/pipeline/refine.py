@@ -296,6 +296,15 @@ def refine_matting(
     )
 
 
+def preload() -> None:
+    """Import pymatting and load its cached numba kernels before the first refined image.
+
+    That import costs a few seconds (most of the first ``matting`` call); a UI or batch
+    can run this in a background thread while the model session opens.
+    """
+    import pymatting  # noqa: F401
+
+
 def refine_alpha(mask: np.ndarray, rgb: Image.Image, *, mode: str) -> Image.Image:
     """Dispatch for :func:`alphacut.pipeline.matte.make_alpha`."""
     if mode == "guided":
