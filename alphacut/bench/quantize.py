@@ -436,6 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         path, s = bench.try_recipe(recipe, out=args.out, runtime=runtime)
         passed = s.mae is not None and s.mae <= bench.fp32_mae + MAE_MARGIN
         report.update({"recipe": recipe.__dict__, "runtime": runtime.provider_entry(),
+                       "ort_graph_optimization": runtime.graph_level,
                        "mask_mad": round(s.mask_mad, 5),
                        "mae": round(s.mae or 0.0, 5), "passes_gate": passed,
                        "model": str(path), "sha256": sha256_of(path)})
