@@ -186,6 +186,9 @@ class OrtBackend(Backend):
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        # The CPU arena keeps ~465 MB for u2netp at 320x320 and never gives it back; without
+        # it a 12 MP batch peaks ~200 MB lower, at no measurable speed cost (issue 6 memory bench).
+        opts.enable_cpu_mem_arena = False
         if adapter.kind == "directml":
             # DirectML does not support memory patterns or parallel execution.
             opts.enable_mem_pattern = False
