@@ -455,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                      # ORT's graph transforms corrupt mixed fp32/int8 QDQ models (quantize.py)
                      Variant(f"{name}-ov-noopt", "openvino", model_path=Path(path),
                              graph_level="disable", note=path),
+                     Variant(f"{name}-ov-noopt-s2w2", "openvino", model_path=Path(path),
+                             graph_level="disable", ov_config=(("NUM_STREAMS", "2"),), workers=2,
+                             note=path),
                      Variant(f"{name}-noopt", model_path=Path(path), graph_level="disable",
                              note=path)]
     mae_for = [n for n in args.mae.split(",") if n]
