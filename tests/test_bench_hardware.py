@@ -212,3 +212,22 @@ def test_a_device_lost_mid_run_is_reported_as_an_error(tmp_path: Path, two_image
     cuda = next(a for a in report.adapters if a.requested == "cuda")
     assert any("fallback" in e and "device lost" in e for e in cuda.errors)
     assert cuda.summary()["errors"] >= 1
+
+
+def test_a_broken_image_is_a_problem_not_an_unavailable_adapter(
+    tmp_path: Path, two_images
+) -> None:
+    from alphacut.accel.fake import FakeBackend
+
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8 not really a jpeg")
+    model = tmp_path / "fake.onnx"
+    model.write_bytes(b"stand-in")
+    settings = HardwareSettings(images=(broken, two_images[0]), providers=("cpu",), runs=1,
+                                warmup=0)
+    report = run_hardware_bench(settings, model_path=model, backend=FakeBackend())
+    assert [a.label for a in report.adapters] == ["cpu"] and report.unavailable == {}
+    assert len(report.problems) == 1 and "broken.jpg" in report.problems[0]
+    cpu = report.adapters[0]
+    assert len(cpu.inference_ms) == 1  # only the good image
+    assert any("broken.jpg" in e for e in cpu.errors)  # the real pipeline reports it too

@@ -128,6 +128,7 @@ class HardwareReport:
     end_to_end_speedup: dict[str, Ratio]
     started: str = ""
     cancelled: bool = False
+    problems: list[str] = field(default_factory=list)
 
     @property
     def verdict(self) -> str:
@@ -142,6 +143,7 @@ class HardwareReport:
             "settings": self.settings.as_dict(),
             "adapters": [a.as_dict() for a in self.adapters],
             "unavailable": self.unavailable,
+            "problems": self.problems,
             "speedup_vs_cpu": {
                 label: {
                     "inference": self.inference_speedup[label].as_dict(),
@@ -203,10 +205,19 @@ def verdict(report: HardwareReport) -> str:
     return " ".join(lines)
 
 
-def _pass_tensors(remover, images: Sequence[Path]) -> list:
+def _pass_tensors(remover, images: Sequence[Path], problems: list[str]) -> list:
+    """Model inputs for the inference-only passes; unreadable images become problems."""
     from alphacut.pipeline.decode import decode
 
-    return [remover.prepare(decode(path).rgb) for path in images]
+    tensors = []
+    for path in images:
+        try:
+            tensors.append(remover.prepare(decode(path).rgb))
+        except AlphacutError as exc:
+            problems.append(str(exc))
+    if not tensors:
+        raise AlphacutError("none of the images could be decoded: " + "; ".join(problems))
+    return tensors
 
 
 def run_hardware_bench(
@@ -254,31 +265,39 @@ def run_hardware_bench(
     results: list[AdapterResult] = []
     removers: dict[str, Remover] = {}
     unavailable: dict[str, str] = dict(skipped or {})
+    problems: list[str] = []
     tensors: list | None = None
     threads_used: int | None = settings.threads
     for requested in settings.providers:
         result = AdapterResult(requested=requested)
         try:
-            with ResourceSampler() as sampler:
+            with ResourceSampler() as create_sampler:
                 start = time.perf_counter()
                 runner = open_runner(
                     path, provider=requested, strict=True, threads=settings.threads,
                     backend=backend,
                 )
                 result.session_create_ms = (time.perf_counter() - start) * 1000
-                remover = Remover(spec, runner)
-                if tensors is None:
-                    tensors = _pass_tensors(remover, images)
+        except (AlphacutError, OSError) as exc:
+            unavailable[requested] = str(exc).splitlines()[0]
+            progress(f"{requested}: unavailable")
+            continue
+        remover = Remover(spec, runner)
+        if tensors is None:
+            # A bad image is the images' fault, not the adapter's: it is a report problem.
+            tensors = _pass_tensors(remover, images, problems)
+        try:
+            with ResourceSampler() as sampler:
                 start = time.perf_counter()
                 runner.run(tensors[0])
                 result.first_inference_ms = (time.perf_counter() - start) * 1000
                 for i in range(max(0, settings.warmup)):
                     runner.run(tensors[i % len(tensors)])
-            result.usages.append(sampler.usage)
         except (AlphacutError, OSError) as exc:
-            unavailable[requested] = str(exc).splitlines()[0]
+            unavailable[requested] = f"first inference failed: {str(exc).splitlines()[0]}"
             progress(f"{requested}: unavailable")
             continue
+        result.usages += [create_sampler.usage, sampler.usage]
         result.label = runner.adapter.label
         if any(r.label == result.label for r in results):
             unavailable[requested] = f"same adapter as {result.label}, measured once"
@@ -300,8 +319,8 @@ def run_hardware_bench(
                 _inference_pass(remover, tensors or [], result)
                 progress(f"{result.label}: run {run + 1}/{settings.runs} inference")
                 out_dir = Path(tmp) / result.requested.replace(":", "_")
-                jobs, problems = plan_jobs(images, out_dir, output)
-                result.errors.extend(str(p) for p in problems)
+                jobs, unplanned = plan_jobs(images, out_dir, output)
+                result.errors.extend(str(p) for p in unplanned)
                 _end_to_end_pass(BatchRunner(remover, output), jobs, result)
                 progress(f"{result.label}: run {run + 1}/{settings.runs} end to end")
 
@@ -336,6 +355,7 @@ def run_hardware_bench(
         end_to_end_speedup=end_to_end_speedup,
         started=started,
         cancelled=cancelled(),
+        problems=problems,
     )
 
 

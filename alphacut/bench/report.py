@@ -77,6 +77,7 @@ def hardware_notes(report: HardwareReport) -> list[str]:
         for label in report.inference_speedup
     ]
     lines += [f"not measured: {label}: {why}" for label, why in report.unavailable.items()]
+    lines += [f"skipped image: {problem}" for problem in report.problems]
     lines.append(f"verdict: {report.verdict}")
     lines.append(
         f"{len(report.settings.images)} images x {report.settings.runs} runs, "
