@@ -208,11 +208,14 @@ def model_input_rgb(rgb: Image.Image, size: tuple[int, int]) -> np.ndarray:
     """Shrink a full-resolution RGB image to the model's ``(height, width)`` cheaply.
 
     ``reduce()`` (box averaging by an integer factor, in C) brings a camera-size photo near
-    twice the target first, so the final bilinear resize does little work and does not alias.
+    twice the target first, so the final resize does little work and does not alias.
+    The final filter is bicubic: measured with u2netp and no refinement, bilinear's softer
+    input costs fine detail (matting-dev SAD/1000 15.78 vs 12.47 bicubic, 12.61 Lanczos)
+    while ecssd-dev MAE moves 0.0333 -> 0.0353, still below rembg's 0.0357.
     """
     height, width = size
     factor = min(rgb.width // (2 * width), rgb.height // (2 * height))
     small = rgb.reduce(factor) if factor >= 2 else rgb
     if small.size != (width, height):
-        small = small.resize((width, height), Image.Resampling.BILINEAR)
+        small = small.resize((width, height), Image.Resampling.BICUBIC)
     return np.asarray(small, dtype=np.uint8)
