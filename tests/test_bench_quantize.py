@@ -152,3 +152,22 @@ def test_split_is_sorted_and_disjoint(tmp_path: Path) -> None:
     split = q.Split.of(tmp_path, 2)
     assert split.calibration == ["0001", "0002"]
     assert split.evaluation == ["0003", "0004"]
+
+
+def test_build_from_ranges_is_byte_reproducible(tmp_path: Path) -> None:
+    fp32 = tmp_path / "fp32.onnx"
+    onnx.save(tiny_u2net_like(11), str(fp32))
+    model13 = tmp_path / "m13.onnx"
+    onnx.save(q.omit_empty_resize_inputs(q.to_opset(tiny_u2net_like(11))), str(model13))
+    rng = np.random.default_rng(4)
+    ranges = q.calibrate(model13, [rng.normal(size=(1, 3, 16, 16)).astype(np.float32)])
+    q.save_ranges(ranges, tmp_path / "ranges.json")
+    recipe = q.QuantRecipe(exclude=("outconv",))
+    first = q.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "a.onnx", recipe,
+                                TINY_STAGES)
+    second = q.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "b.onnx", recipe,
+                                 TINY_STAGES)
+    assert first == second == q.sha256_of(tmp_path / "a.onnx")
+    other = q.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "c.onnx",
+                                q.QuantRecipe(exclude=()), TINY_STAGES)
+    assert other != first

@@ -290,6 +290,22 @@ def quantize(model13: Any, ranges: Any, recipe: QuantRecipe,
     return out
 
 
+def build_from_ranges(fp32: Path, ranges_file: Path, out: Path,
+                      recipe: QuantRecipe = QuantRecipe(exclude=DEFAULT_EXCLUDE),
+                      stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> str:
+    """Write the int8 model from the fp32 model and saved ranges alone; returns its sha256.
+
+    No photos are decoded, so the bytes depend only on the two inputs and library versions:
+    this is the reproducible way to make a pinned ``u2netp-int8``.
+    """
+    import onnx
+    import onnxruntime  # noqa: F401  (fail early with a clear ImportError if missing)
+
+    model13 = omit_empty_resize_inputs(to_opset(onnx.load(str(fp32))))
+    onnx.save(quantize(model13, load_ranges(ranges_file), recipe, stages), str(out))
+    return sha256_of(out)
+
+
 # --- evaluation -------------------------------------------------------------------------------
 
 
@@ -419,8 +435,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runtime", default="openvino", choices=("openvino", "cpu"),
                         help="provider that scores the model (ORT graph optimisation off)")
     parser.add_argument("--out", type=Path, help="write the quantized model here")
+    parser.add_argument("--no-eval", action="store_true",
+                        help="with an existing --ranges and --out: only build, print sha256")
     parser.add_argument("--json", type=Path, help="write the scores here")
     args = parser.parse_args(argv)
+    if args.no_eval:
+        if not (args.ranges and args.ranges.exists() and args.out):
+            parser.error("--no-eval needs an existing --ranges file and --out")
+        recipe = QuantRecipe(exclude=tuple(x for x in args.exclude.split(",") if x),
+                             activation=args.activation,
+                             op_types=tuple(x for x in args.op_types.split(",") if x))
+        digest = build_from_ranges(args.model or default_model(), args.ranges, args.out, recipe)
+        print(f"{digest}  {args.out}")
+        return 0
 
     split = Split.of(args.data, args.calibrate)
     bench = Workbench.prepare(args.model or default_model(), args.data, split, args.method,
