@@ -42,7 +42,8 @@ class AppPaths:
         env = os.environ if environ is None else environ
         home = env.get("ALPHACUT_HOME")
         if home:
-            root = Path(home).expanduser()
+            # Absolute, so a relative value still means the same folder after a chdir.
+            root = Path(home).expanduser().absolute()
             return cls(cache=root / "cache", config=root / "config", data=root / "data")
         import platformdirs
 

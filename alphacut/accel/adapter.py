@@ -29,6 +29,10 @@ DeviceType = Literal["cpu", "gpu", "npu"]
 ProbeStatus = Literal["ok", "verified", "failed", "skipped"]
 
 
+Precision = Literal["fp32", "bf16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+
+
 def kind_of(provider: str) -> str:
     """Short kind for an ONNX Runtime provider name (unknown ones keep a lowercase stem)."""
     if provider in PROVIDER_KINDS:

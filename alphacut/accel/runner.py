@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, ProbeResult
+from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, Precision, ProbeResult
 from alphacut.accel.backend import Backend, Session
 from alphacut.accel.probe import ProbeCache, create_verified, error_text, model_sha256
 from alphacut.accel.selection import (
@@ -134,8 +134,12 @@ def open_runner(
     probe_cache: ProbeCache | None = None,
     backend: Backend | None = None,
     model_sha: str | None = None,
+    precision: Precision = "fp32",
 ) -> Runner:
     """Open a runner for ``model_path``.
+
+    ``precision``: ``fp32`` (exact), or ``bf16`` for OpenVINO on CPUs with bf16 units;
+    it has no effect on other adapters (the runner notes that).
 
     ``provider``: ``auto`` (the best adapter for ``preference``), ``high-performance``,
     ``low-power``, ``cpu`` or ``KIND[:DEVICE]`` (``openvino:GPU``, ``cuda:1``, ``dml:0``).
@@ -147,7 +151,7 @@ def open_runner(
     model_path = Path(model_path)
     request = parse_provider(provider, preference)
     threads = threads or default_threads()
-    backend = backend or default_backend()
+    backend = backend or default_backend(precision)
 
     if request.kind == "cpu":
         session = _cpu_session(backend, model_path, threads)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter
+from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter, Precision
 from alphacut.accel.backend import Backend, Discovery
 from alphacut.accel.probe import ProbeCache, model_sha256, probe, reference_outputs
 from alphacut.errors import ProviderError
@@ -320,11 +320,11 @@ def request_adapter(
     return choose(adapters, preference, allow=allow, deny=deny)
 
 
-def default_backend() -> Backend:
-    """The real ONNX Runtime backend."""
+def default_backend(precision: Precision = "fp32") -> Backend:
+    """The real ONNX Runtime backend (``precision`` applies to OpenVINO on a CPU)."""
     from alphacut.accel.ort_backend import OrtBackend
 
-    return OrtBackend()
+    return OrtBackend(precision=precision)
 
 
 def default_probe_cache(discovery: Discovery) -> ProbeCache:

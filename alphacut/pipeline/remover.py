@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image
 
 from alphacut.accel import Runner, open_runner
+from alphacut.accel.adapter import Precision
 from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
 from alphacut.models.store import ModelStore
@@ -81,9 +82,15 @@ class Remover:
     """Background removal with one model on one adapter; create once, call many times."""
 
     def __init__(
-        self, spec: ModelSpec, runner: Runner, options: RemoveOptions | None = None
+        self,
+        spec: ModelSpec,
+        runner: Runner,
+        options: RemoveOptions | None = None,
+        *,
+        precision: Precision = "fp32",
     ) -> None:
         self.spec = spec
+        self.precision = precision
         self.runner = runner
         self.options = options or RemoveOptions()
         self.recipe: Recipe = recipe_for(spec)
@@ -106,6 +113,7 @@ class Remover:
         options: RemoveOptions | None = None,
         store: ModelStore | None = None,
         model_path: Path | None = None,
+        precision: Precision = "fp32",
     ) -> Remover:
         """Open a verified cached model (never downloads) on the requested provider.
 
@@ -117,13 +125,27 @@ class Remover:
         path = model_path or store.locate(model)
         # The store verified the sha256 just now; the accel layer keys its probe cache on it.
         runner = open_runner(
-            path, provider=provider, strict=strict, threads=threads, model_sha=spec.sha256
+            path,
+            provider=provider,
+            strict=strict,
+            threads=threads,
+            model_sha=spec.sha256,
+            precision=precision,
         )
-        return cls(spec, runner, options)
+        if precision != "fp32" and not runner.adapter.label.lower().startswith("openvino:cpu"):
+            runner.notes.append(
+                f"{precision} applies to OpenVINO on a CPU; {runner.adapter.label} runs fp32"
+            )
+            precision = "fp32"
+        return cls(spec, runner, options, precision=precision)
 
     @property
     def provider(self) -> str:
-        return self.runner.adapter.label
+        """The adapter in use, e.g. ``cpu`` or ``openvino:CPU`` (``+bf16`` when reduced)."""
+        label = self.runner.adapter.label
+        if self.precision != "fp32" and self.runner.adapter.kind == "openvino":
+            return f"{label}+{self.precision}"
+        return label
 
     def prepare(self, rgb: Image.Image) -> np.ndarray:
         """Full-resolution RGB -> model input tensor."""
