@@ -93,7 +93,8 @@ def test_failures_found_by_probing(tmp_path):
         FakeDevice("OpenVINOExecutionProvider", device="NPU", device_type="npu", nan_on_run=1),
         FakeDevice("OpenVINOExecutionProvider", device="CPU", device_type="cpu"),
     ]
-    selection = _request(FakeBackend(devices=devices), tmp_path)
+    # A slower fake CPU: with both at 0 ms, timer noise alone decided who was faster.
+    selection = _request(FakeBackend(devices=devices, cpu_run_ms=2), tmp_path)
     probes = {a.label: a.probe for a in selection.adapters}
     assert probes["cuda:0"].status == "failed"
     assert probes["cuda:0"].error == "CUDA driver too old"

@@ -297,17 +297,19 @@ def test_unwritable_output_subfolder_fails_only_its_files(
 def test_disk_full_during_write_leaves_nothing(tmp_path: Path, capsys, monkeypatch) -> None:
     sources = [_image(tmp_path / "in" / f"img{i}.png", seed=i) for i in range(3)]
     out = tmp_path / "out"
-    real_save = Image.Image.save
+    from alphacut.pipeline import output as output_module
+
+    real_encode = output_module.encode_image
     calls = {"n": 0}
 
-    def full_disk(self, fp, format=None, **params):  # noqa: ANN001, ANN003, A002
+    def full_disk(image, fh, options):  # noqa: ANN001
         calls["n"] += 1
         if calls["n"] == 2:  # one image hits a full disk half way through its write
-            fp.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+            fh.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_save(self, fp, format, **params)
+        return real_encode(image, fh, options)
 
-    monkeypatch.setattr(Image.Image, "save", full_disk)
+    monkeypatch.setattr(output_module, "encode_image", full_disk)
     code = main(["remove", str(tmp_path / "in"), "-o", str(out), "--json"])
     captured = capsys.readouterr()
     assert code == 1

@@ -7,12 +7,13 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 from PIL import Image, ImageColor
 
 from alphacut.errors import OutputError, OutputExistsError
+from alphacut.pipeline.png_encoder import write_png
 
 OutputFormat = Literal["png", "webp", "webp-lossy", "jpg"]
 ExistingPolicy = Literal["error", "skip", "overwrite"]
@@ -136,6 +137,19 @@ def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, obj
     return "JPEG", {"quality": options.quality}
 
 
+def encode_image(image: Image.Image, fh: BinaryIO, options: OutputOptions) -> None:
+    """Encode ``image`` into ``fh`` in the format ``options`` ask for.
+
+    PNG goes through alphacut's streaming encoder (twice as fast as Pillow's at the same
+    level, see ``png_encoder``); WebP and JPEG through Pillow.
+    """
+    fmt, params = encode_params(options, image.mode)
+    if fmt == "PNG":
+        write_png(image, fh, level=int(params["compress_level"]))
+    else:
+        image.save(fh, format=fmt, **params)
+
+
 def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
     """Encode ``image`` to a temp file beside ``path`` and rename it into place.
 
@@ -143,7 +157,6 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
     temp name carries the pid so a later run can clean up after a dead one.
     Returns the number of bytes written.
     """
-    fmt, params = encode_params(options, image.mode)
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_MARK}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -154,7 +167,7 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
         raise OutputError(path, f"cannot write {path.parent}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format=fmt, **params)
+            encode_image(image, fh, options)
         if options.existing != "overwrite" and path.exists():
             raise OutputExistsError(path, "exists (use --overwrite or --skip-existing)")
         os.replace(tmp_path, path)
