@@ -42,6 +42,17 @@ def test_bands_join_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
     assert np.array_equal(np.asarray(_roundtrip(image, level=6)), np.asarray(image))
 
 
+def test_separate_alpha_is_interleaved() -> None:
+    rgb = Image.fromarray(np.random.default_rng(1).integers(0, 256, (9, 11, 3), dtype=np.uint8))
+    alpha = Image.fromarray(np.arange(99, dtype=np.uint8).reshape(9, 11))
+    buf = io.BytesIO()
+    write_png(rgb, buf, alpha=alpha)
+    buf.seek(0)
+    expected = rgb.copy()
+    expected.putalpha(alpha)
+    assert np.array_equal(np.asarray(Image.open(buf)), np.asarray(expected))
+
+
 def test_other_modes_become_rgba() -> None:
     image = Image.new("P", (4, 4), 3)
     assert _roundtrip(image).mode == "RGBA"
@@ -52,7 +63,7 @@ def test_compresses_a_real_photo_about_as_well_as_pillow(photo) -> None:
     with Image.open(photo) as src:
         image = src.convert("RGBA")
     ours = io.BytesIO()
-    write_png(image, ours, level=1)
+    write_png(image, ours)  # alphacut's default level
     pillows = io.BytesIO()
     image.save(pillows, "PNG", compress_level=1)
     assert len(ours.getvalue()) <= len(pillows.getvalue()) * 1.15

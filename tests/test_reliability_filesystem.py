@@ -302,12 +302,12 @@ def test_disk_full_during_write_leaves_nothing(tmp_path: Path, capsys, monkeypat
     real_encode = output_module.encode_image
     calls = {"n": 0}
 
-    def full_disk(image, fh, options):  # noqa: ANN001
+    def full_disk(image, fh, options, **kwargs):  # noqa: ANN001, ANN003
         calls["n"] += 1
         if calls["n"] == 2:  # one image hits a full disk half way through its write
             fh.write(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        return real_encode(image, fh, options)
+        return real_encode(image, fh, options, **kwargs)
 
     monkeypatch.setattr(output_module, "encode_image", full_disk)
     code = main(["remove", str(tmp_path / "in"), "-o", str(out), "--json"])

@@ -66,7 +66,7 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--crop", nargs="?", type=int, const=0, default=None, metavar="MARGIN",
                    help="crop to the subject, with MARGIN pixels around it")
     p.add_argument("--png-level", type=int, default=None, metavar="0-9",
-                   help="PNG compression level (default: 1, measured fastest for its size)")
+                   help="PNG (zlib-ng) compression level (default: 2, best speed for size)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
     policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")

@@ -24,8 +24,7 @@ from alphacut.pipeline.output import (
     OutputOptions,
     clean_stray_temps,
     load_background,
-    render,
-    write_atomic,
+    save_output,
 )
 from alphacut.pipeline.remover import Cutout, Remover, StageTimings
 
@@ -116,8 +115,9 @@ class BatchRunner:
         cutout.provider = prepared.provider or cutout.provider
         start = time.perf_counter()
         background = load_background(self.output, cutout.rgb.size)
-        image = render(cutout.rgb, cutout.alpha, self.output, background=background)
-        size = write_atomic(image, job.dest, self.output)
+        size = save_output(
+            cutout.rgb, cutout.alpha, job.dest, self.output, background=background
+        )
         cutout.timings.encode = (time.perf_counter() - start) * 1000
         return JobResult(
             index=index,

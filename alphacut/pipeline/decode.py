@@ -112,7 +112,8 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
                     )
                 img.seek(0)
                 img.load()
-                img = ImageOps.exif_transpose(img) or img
+                # in_place: without an orientation tag, exif_transpose would copy the whole photo.
+                ImageOps.exif_transpose(img, in_place=True)
                 rgb, alpha = to_rgb8(img)
     except DecodeError:
         raise

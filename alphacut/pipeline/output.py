@@ -34,7 +34,7 @@ class OutputOptions:
     bg_image: Path | None = None
     crop_margin: int | None = None  # None: no crop; otherwise pixels of margin around the subject
     existing: ExistingPolicy = "error"
-    png_compress_level: int = 1
+    png_compress_level: int = 2
     webp_method: int = 0
 
     def suffix(self) -> str:
@@ -90,6 +90,17 @@ def _cover(bg: Image.Image, size: tuple[int, int]) -> Image.Image:
     return resized.crop((left, top, left + width, top + height))
 
 
+def _crop_to_subject(
+    rgb: Image.Image, alpha: Image.Image, background: Image.Image | None, margin: int | None
+) -> tuple[Image.Image, Image.Image, Image.Image | None]:
+    if margin is None:
+        return rgb, alpha, background
+    box = subject_box(alpha, margin)
+    if box is None:
+        return rgb, alpha, background
+    return rgb.crop(box), alpha.crop(box), background.crop(box) if background else None
+
+
 def render(
     rgb: Image.Image,
     alpha: Image.Image,
@@ -98,12 +109,7 @@ def render(
     background: Image.Image | None = None,
 ) -> Image.Image:
     """Compose the output image (RGBA cutout, flattened on a background, or the mask)."""
-    if options.crop_margin is not None:
-        box = subject_box(alpha, options.crop_margin)
-        if box is not None:
-            rgb, alpha = rgb.crop(box), alpha.crop(box)
-            if background is not None:
-                background = background.crop(box)
+    rgb, alpha, background = _crop_to_subject(rgb, alpha, background, options.crop_margin)
     if options.mask_only:
         return alpha
     if background is not None or options.bg is not None:
@@ -137,7 +143,36 @@ def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, obj
     return "JPEG", {"quality": options.quality}
 
 
-def encode_image(image: Image.Image, fh: BinaryIO, options: OutputOptions) -> None:
+def save_output(
+    rgb: Image.Image,
+    alpha: Image.Image,
+    path: Path,
+    options: OutputOptions,
+    *,
+    background: Image.Image | None = None,
+) -> int:
+    """Compose and write one output atomically; returns its size in bytes.
+
+    A plain RGBA PNG cutout skips composing: the encoder interleaves RGB and alpha band by
+    band, saving a full-size copy of the photo.
+    """
+    plain_png = (
+        options.format == "png" and not options.mask_only and options.bg is None
+        and background is None
+    )
+    if plain_png:
+        rgb, alpha, _ = _crop_to_subject(rgb, alpha, None, options.crop_margin)
+        return write_atomic(rgb, path, options, alpha=alpha)
+    return write_atomic(render(rgb, alpha, options, background=background), path, options)
+
+
+def encode_image(
+    image: Image.Image,
+    fh: BinaryIO,
+    options: OutputOptions,
+    *,
+    alpha: Image.Image | None = None,
+) -> None:
     """Encode ``image`` into ``fh`` in the format ``options`` ask for.
 
     PNG goes through alphacut's streaming encoder (twice as fast as Pillow's at the same
@@ -145,13 +180,18 @@ def encode_image(image: Image.Image, fh: BinaryIO, options: OutputOptions) -> No
     """
     fmt, params = encode_params(options, image.mode)
     if fmt == "PNG":
-        write_png(image, fh, level=int(params["compress_level"]))
-    else:
-        image.save(fh, format=fmt, **params)
+        write_png(image, fh, level=int(params["compress_level"]), alpha=alpha)
+        return
+    if alpha is not None:
+        image = image.copy()
+        image.putalpha(alpha)
+    image.save(fh, format=fmt, **params)
 
 
-def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
-    """Encode ``image`` to a temp file beside ``path`` and rename it into place.
+def write_atomic(
+    image: Image.Image, path: Path, options: OutputOptions, *, alpha: Image.Image | None = None
+) -> int:
+    """Encode ``image`` (plus ``alpha``, if given) to a temp file beside ``path``, then rename.
 
     A crash or kill leaves either the old file or the new one, never a partial file; the
     temp name carries the pid so a later run can clean up after a dead one.
@@ -167,7 +207,7 @@ def write_atomic(image: Image.Image, path: Path, options: OutputOptions) -> int:
         raise OutputError(path, f"cannot write {path.parent}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            encode_image(image, fh, options)
+            encode_image(image, fh, options, alpha=alpha)
         if options.existing != "overwrite" and path.exists():
             raise OutputExistsError(path, "exists (use --overwrite or --skip-existing)")
         os.replace(tmp_path, path)
