@@ -6,8 +6,8 @@ RGBA cutout, measured side by side on this machine: Pillow compress_level 1: 130
 16.3 MB; Pillow's default level 6: 4397 ms, 13.3 MB; Up filter + zlib level 1: 649 ms,
 15.5 MB; Up filter + zlib-ng (python-zlib-ng, a maintained binding) level 2: 292 ms of
 deflate for 14.7 MB, level 3: 377 ms for 13.6 MB. The output is a standard PNG that any
-decoder reads back bit-exactly (tested against Pillow). Working in bands of rows keeps
-memory flat: the filtered copy of a band is a few MB, never the whole image.
+decoder reads back bit-exactly (tested against Pillow). Filtering works in bands of rows
+with reused buffers, so beyond one array view of the photo no full-size copy is made.
 """
 
 from __future__ import annotations
@@ -52,25 +52,34 @@ def write_png(
     fh.write(PNG_SIGNATURE)
     _chunk(fh, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0))
     compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 15, 9)
+    # One array copy of each plane up front; every band is then a view into them, and the
+    # band buffers are reused, so the loop allocates nothing proportional to the image.
+    pixels = np.asarray(image, dtype=np.uint8).reshape(height, width, -1)
+    alpha_plane = None if alpha is None else np.asarray(alpha, dtype=np.uint8)
+    rows_max = min(BAND_ROWS, height)
+    interleaved = np.empty((rows_max, width, channels), dtype=np.uint8)
+    filtered = np.empty((rows_max, row_bytes + 1), dtype=np.uint8)
+    filtered[:, 0] = _UP_FILTER
     previous: np.ndarray | None = None
     pending = bytearray()
     for top in range(0, height, BAND_ROWS):
         bottom = min(height, top + BAND_ROWS)
-        box = (0, top, width, bottom)
-        band = np.asarray(image.crop(box), dtype=np.uint8)
-        if alpha is not None:
-            band = np.concatenate([band, np.asarray(alpha.crop(box))[..., np.newaxis]], axis=2)
-        band = band.reshape(bottom - top, row_bytes)
-        filtered = np.empty((bottom - top, row_bytes + 1), dtype=np.uint8)
-        filtered[:, 0] = _UP_FILTER
+        rows = bottom - top
+        if alpha_plane is None:
+            band = pixels[top:bottom].reshape(rows, row_bytes)
+        else:
+            interleaved[:rows, :, :3] = pixels[top:bottom]
+            interleaved[:rows, :, 3] = alpha_plane[top:bottom]
+            band = interleaved[:rows].reshape(rows, row_bytes)
+        out = filtered[:rows]
         # uint8 arithmetic wraps modulo 256, exactly as the PNG Up filter is defined.
         if previous is None:
-            filtered[0, 1:] = band[0]
+            out[0, 1:] = band[0]
         else:
-            np.subtract(band[0], previous, out=filtered[0, 1:])
-        np.subtract(band[1:], band[:-1], out=filtered[1:, 1:])
+            np.subtract(band[0], previous, out=out[0, 1:])
+        np.subtract(band[1:], band[:-1], out=out[1:, 1:])
         previous = band[-1].copy()
-        pending += compressor.compress(filtered.data)
+        pending += compressor.compress(out.data)
         if len(pending) >= _IDAT_BYTES:
             _chunk(fh, b"IDAT", pending)
             pending = bytearray()
