@@ -71,8 +71,9 @@ def _headless(samples: list[Path], out_dir: Path, args: argparse.Namespace) -> i
     jobs, problems = plan_jobs(samples, out_dir, output)
     remover = Remover.open(args.model, provider=args.provider)
     table = Table(title=f"alphacut demo on {remover.provider}")
-    for column in ("image", "size", "inference ms", "total ms", "cutout"):
+    for column in ("image", "size", "inference ms", "total ms"):
         table.add_column(column, justify="right" if "ms" in column else "left")
+    table.add_column("cutout (in the folder below)", overflow="fold")
     failed = len(problems)
     for result in BatchRunner(remover, output).run(jobs):
         if result.status != "done":
@@ -88,7 +89,7 @@ def _headless(samples: list[Path], out_dir: Path, args: argparse.Namespace) -> i
             size,
             f"{result.timings.inference:.0f}",
             f"{result.timings.total:.0f}",
-            str(result.job.dest),
+            result.job.dest.name,
         )
     console = Console()
     console.print(table)
