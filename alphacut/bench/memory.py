@@ -218,7 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a gate fails, 2 on bad arguments."""
     args = build_parser().parse_args(argv)
+    from alphacut.allocator import limit_malloc_arenas
     from alphacut.errors import AlphacutError
+
+    limit_malloc_arenas()  # as the CLI does, so the numbers are the CLI's
     from alphacut.pipeline.remover import Remover
 
     if args.count < 2 or not 0 <= args.warmup < args.count:

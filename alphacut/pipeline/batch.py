@@ -187,7 +187,7 @@ class BatchRunner:
                     )
                 elif finishing:
                     yield settle(*finishing.popleft())
-                while len(finishing) > self.in_flight:
+                while len(finishing) >= self.in_flight:
                     yield settle(*finishing.popleft())
             for index, job in waiting:
                 yield JobResult(index=index, job=job, status="cancelled")
