@@ -22,10 +22,10 @@ def test_bench_lists_its_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_a_new_bench_module_registers_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    module = types.ModuleType("alphacut.bench.memory_command_for_test")
+    module = types.ModuleType("alphacut.bench.example_command_for_test")
 
     def register(sub) -> None:
-        p = sub.add_parser("memory", help="peak RSS over a batch")
+        p = sub.add_parser("example", help="a benchmark added by one line")
         p.set_defaults(func=lambda args: 7)
 
     module.register = register  # type: ignore[attr-defined]
@@ -34,7 +34,7 @@ def test_a_new_bench_module_registers_with_one_line(monkeypatch: pytest.MonkeyPa
                         (*bench_command.BENCH_MODULES, module.__name__))
     parser = argparse.ArgumentParser()
     bench_command.register(parser.add_subparsers())
-    args = parser.parse_args(["bench", "memory"])
+    args = parser.parse_args(["bench", "example"])
     assert args.func(args) == 7
 
 

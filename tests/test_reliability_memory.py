@@ -66,3 +66,15 @@ def test_command_reports_json_and_enforces_its_gates(
     assert main([*args, "--max-growth-mb", "100000", "--max-peak-mb", "1"]) == 1
     assert "above --max-peak-mb 1" in capsys.readouterr().err
     assert main(["--images", str(tmp_path / "missing")]) == 2
+
+
+def test_same_benchmark_through_alphacut_bench_memory(
+    tmp_path: Path, home_with_model: Path, capsys
+) -> None:
+    from alphacut.cli import main as cli_main
+
+    folder = _images(tmp_path / "in", count=2)
+    args = ["bench", "memory", "--images", str(folder), "--count", "3", "--warmup", "1"]
+    assert cli_main([*args, "--json", "--max-growth-mb", "100000"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["images"] == 3 and record["warmup"] == 1

@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 MB = 1024 * 1024
 
@@ -193,11 +194,8 @@ def _format(report: MemoryReport, max_growth_mb: float) -> str:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m alphacut.bench.memory",
-        description="Run one long batch and check that resident memory stays flat.",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The benchmark's options, shared by ``python -m`` and ``alphacut bench memory``."""
     parser.add_argument("--images", type=Path, required=True, metavar="DIR",
                         help="folder of images, cycled until --count")
     parser.add_argument("--count", type=int, default=300, help="images to process (default 300)")
@@ -212,12 +210,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=None,
                         help="where outputs go (default: a temp folder, deleted afterwards)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+_DESCRIPTION = "Run one long batch and check that resident memory stays flat."
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m alphacut.bench.memory", description=_DESCRIPTION
+    )
+    add_arguments(parser)
     return parser
+
+
+def register(sub: Any) -> None:
+    """``alphacut bench memory``: the same benchmark as a bench sub-command."""
+    parser = sub.add_parser(
+        "memory", help="RSS over one long batch: flat after warm-up, peak", description=_DESCRIPTION
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; exit 1 when a gate fails, 2 on bad arguments."""
-    args = build_parser().parse_args(argv)
+    return run(build_parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the benchmark for parsed arguments."""
     from alphacut.allocator import limit_malloc_arenas
     from alphacut.errors import AlphacutError
 

@@ -15,6 +15,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "alphacut.bench.hardware_command",
     "alphacut.bench.quality_command",
     "alphacut.bench.throughput_command",
+    "alphacut.bench.memory",
 )
 
 
