@@ -30,13 +30,14 @@ class BatchReporter:
         self._start = time.perf_counter()
         self._failures: list[str] = []
 
-    def problem(self, line: str) -> None:
+    def problem(self, path: object, reason: str) -> None:
         """One input that failed before processing (missing path, loop, bad name)."""
+        line = f"{path}: {reason}"
         self._failures.append(line)
         print(f"error: {line}", file=self.err)
         if self.json_lines:
-            self._emit({"type": "image", "input": line.split(": ", 1)[0], "status": "failed",
-                        "error": line.split(": ", 1)[-1]})
+            self._emit({"type": "image", "input": str(path), "status": "failed",
+                        "error": reason})
 
     def started(self, total: int, provider: str, reason: str = "") -> None:
         """Say how many images run on which adapter, and why that adapter."""

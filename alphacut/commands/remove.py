@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
     jobs, problems = plan_jobs(args.paths, args.output, out_opts, recursive=args.recursive)
     reporter = BatchReporter(json_lines=args.json)
     for problem in problems:
-        reporter.problem(str(problem))
+        reporter.problem(problem.path, problem.reason)
     if not jobs:
         reporter.summary_line(0, 0, len(problems), [])
         return 1 if problems else 0
