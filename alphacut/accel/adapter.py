@@ -135,6 +135,11 @@ class Adapter:
         }
 
 
+
+def honours_precision(adapter: Adapter) -> bool:
+    """Whether ``precision`` changes how ``adapter`` computes: only OpenVINO on a CPU does."""
+    return adapter.kind == "openvino" and adapter.device.upper().startswith("CPU")
+
 CPU_ADAPTER = Adapter(provider="CPUExecutionProvider", is_fallback=True)
 
 

@@ -17,6 +17,7 @@ from alphacut.accel.adapter import (
     DeviceType,
     Precision,
     ProbeResult,
+    honours_precision,
     kind_of,
 )
 from alphacut.accel.backend import Backend, RuntimeInfo
@@ -234,7 +235,7 @@ def provider_entries(
     kind = adapter.kind
     if kind == "openvino":
         options.setdefault("device_type", adapter.device)
-        if adapter.device.upper().startswith("CPU") and "load_config" not in options:
+        if honours_precision(adapter) and "load_config" not in options:
             hint = "bf16" if precision == "bf16" else "f32"
             options["load_config"] = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": hint}})
     elif kind in ("cuda", "tensorrt", "directml"):
