@@ -234,3 +234,21 @@ def test_pixel_limit_is_enforced_before_decoding(tmp_path: Path) -> None:
     Image.new("L", (5000, 3000)).save(path)
     with pytest.raises(DecodeError, match="MP limit"):
         decode(path, max_pixels=10_000_000)
+
+
+def test_background_image_is_decoded_once_per_batch(
+    remover, photos: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from alphacut.pipeline import batch
+
+    bg = tmp_path / "bg.png"
+    Image.new("RGB", (40, 30), (0, 255, 0)).save(bg)
+    calls = []
+    real = batch.load_background
+    monkeypatch.setattr(batch, "load_background", lambda o: calls.append(o) or real(o))
+    results = _run(remover, photos, tmp_path / "out", bg_image=bg, crop_margin=5)
+    assert [r.status for r in results] == ["done"] * len(photos) and len(calls) == 1
+    for result in results:
+        with Image.open(result.job.dest) as out, Image.open(result.job.source) as src:
+            assert out.mode == "RGB"
+            assert out.width <= src.width and out.height <= src.height

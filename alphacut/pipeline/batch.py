@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
+from PIL import Image
 
 from alphacut.errors import AlphacutError, OutputExistsError
 from alphacut.pipeline.decode import DecodedImage, decode
@@ -91,6 +92,8 @@ class BatchRunner:
         self.in_flight = max(1, in_flight)
         self.workers = max(1, workers)
         self.keep_cutouts = keep_cutouts
+        self._background: Image.Image | None = None
+        self._background_lock = threading.Lock()
 
     # -- stages ---------------------------------------------------------------------------
     def _prepare(self, job: Job) -> _Prepared | None:
@@ -114,7 +117,7 @@ class BatchRunner:
         cutout = self.remover.finish(prepared.decoded, mask, prepared.timings)
         cutout.provider = prepared.provider or cutout.provider
         start = time.perf_counter()
-        background = load_background(self.output, cutout.rgb.size)
+        background = self._load_background()
         size = save_output(
             cutout.rgb, cutout.alpha, job.dest, self.output, background=background
         )
@@ -129,6 +132,18 @@ class BatchRunner:
             bytes_written=size,
             cutout=cutout if self.keep_cutouts else None,
         )
+
+    def _load_background(self) -> Image.Image | None:
+        """``--bg-image``, decoded once per batch rather than once per image.
+
+        A failure is not cached: each image then fails with the same one-line reason.
+        """
+        if self.output.bg_image is None:
+            return None
+        with self._background_lock:
+            if self._background is None:
+                self._background = load_background(self.output)
+            return self._background
 
     # -- driver ---------------------------------------------------------------------------
     def run(

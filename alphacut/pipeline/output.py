@@ -108,26 +108,30 @@ def render(
     *,
     background: Image.Image | None = None,
 ) -> Image.Image:
-    """Compose the output image (RGBA cutout, flattened on a background, or the mask)."""
+    """Compose the output image (RGBA cutout, flattened on a background, or the mask).
+
+    ``background`` may be any size: it is scaled to cover the frame before any crop, so
+    cropping to the subject crops the background with it.
+    """
+    if background is not None and background.size != rgb.size:
+        background = _cover(background, rgb.size)
     rgb, alpha, background = _crop_to_subject(rgb, alpha, background, options.crop_margin)
     if options.mask_only:
         return alpha
     if background is not None or options.bg is not None:
         base = background if background is not None else Image.new("RGB", rgb.size, options.bg)
-        if base.size != rgb.size:
-            base = _cover(base, rgb.size)
         return Image.composite(rgb, base, alpha)
     out = rgb.copy()
     out.putalpha(alpha)
     return out
 
 
-def load_background(options: OutputOptions, size: tuple[int, int]) -> Image.Image | None:
-    """The ``--bg-image`` scaled to cover ``size``, or None."""
+def load_background(options: OutputOptions) -> Image.Image | None:
+    """The ``--bg-image`` decoded as RGB (``render`` scales it to each frame), or None."""
     if options.bg_image is None:
         return None
     with Image.open(options.bg_image) as bg:
-        return _cover(bg, size)
+        return bg.convert("RGB")
 
 
 def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, object]]:
