@@ -273,10 +273,19 @@ async def test_adapter_picker_probes_and_switches(
             assert option.disabled == (not probes[option.id].ok)
         note = str(app.screen.query_one("#picker-note").render())
         assert "auto → " in note
+        # The reprobe worker may finish before press() returns on a fast machine, so the
+        # "probing" state is checked without yielding to the event loop, and the key by
+        # waiting for a new report object.
+        picker = app.screen
+        picker.set_probes(None)
+        assert "probing" in str(picker.query_one("#picker-note").render())
+        picker.set_probes(screen.probes)
+        first = screen.probes
         await pilot.press("R")
-        assert screen.probes is None
-        assert "probing" in str(app.screen.query_one("#picker-note").render())
-        await wait_for(pilot, lambda: screen.probes is not None, timeout=90)
+        await wait_for(
+            pilot, lambda: screen.probes is not None and screen.probes is not first, timeout=90
+        )
+        assert "auto → " in str(picker.query_one("#picker-note").render())
         listing.highlighted = ids.index("cpu")
         await pilot.press("enter")
         assert isinstance(app.screen, MainScreen)
