@@ -73,6 +73,22 @@ def test_mask_only_and_jpg_with_background(photo: Path, tmp_path: Path) -> None:
         assert jpg.mode == "RGB"
 
 
+def test_keep_hidden_rgb_flag(photo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["remove", str(photo), "-o", str(out / "c")]) == 0
+    assert main(["remove", str(photo), "-o", str(out / "k"), "--keep-hidden-rgb"]) == 0
+    with Image.open(out / "c" / f"{photo.stem}.png") as c, Image.open(
+        out / "k" / f"{photo.stem}.png"
+    ) as k:
+        cleared, kept = c.convert("RGBA").tobytes(), k.convert("RGBA").tobytes()
+        hidden_count = c.getchannel("A").histogram()[0]
+    assert hidden_count > 0
+    assert cleared != kept
+    assert (out / "c" / f"{photo.stem}.png").stat().st_size < (
+        out / "k" / f"{photo.stem}.png"
+    ).stat().st_size
+
+
 def test_usage_errors_exit_two(photo: Path, tmp_path: Path, capsys) -> None:
     assert main(["remove", str(photo), "--format", "jpg", "-o", str(tmp_path)]) == 2
     assert "JPEG has no transparency" in capsys.readouterr().err

@@ -41,9 +41,27 @@ def test_png_output_is_rgba_with_original_pixels(remover, photo: Path, tmp_path:
     assert result.status == "done", result.error
     with Image.open(result.job.dest) as out, Image.open(photo) as src:
         assert out.mode == "RGBA" and out.size == src.size
-        rgb = np.asarray(out)[..., :3]
-        assert np.array_equal(rgb, np.asarray(ImageOps.exif_transpose(src).convert("RGB")))
+        arr = np.asarray(out)
+        original = np.asarray(ImageOps.exif_transpose(src).convert("RGB"))
+    visible = arr[..., 3] > 0
+    assert 0 < visible.mean() < 1
+    # Every pixel that shows keeps the photo's colour; hidden ones are written as 0.
+    assert np.array_equal(arr[..., :3][visible], original[visible])
+    assert not arr[..., :3][~visible].any()
     assert result.timings.inference > 0 and result.provider == "cpu"
+
+
+@pytest.mark.parametrize("fmt", ["png", "webp"])
+def test_keep_hidden_rgb_keeps_every_pixel(
+    remover, photo: Path, tmp_path: Path, fmt: str
+) -> None:
+    [result] = _run(remover, [photo], tmp_path / "out", format=fmt, keep_hidden_rgb=True)
+    assert result.status == "done", result.error
+    with Image.open(result.job.dest) as out, Image.open(photo) as src:
+        arr = np.asarray(out)
+        original = np.asarray(ImageOps.exif_transpose(src).convert("RGB"))
+    assert (arr[..., 3] == 0).any()
+    assert np.array_equal(arr[..., :3], original)
 
 
 @pytest.mark.parametrize(

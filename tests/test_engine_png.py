@@ -67,3 +67,33 @@ def test_compresses_a_real_photo_about_as_well_as_pillow(photo) -> None:
     pillows = io.BytesIO()
     image.save(pillows, "PNG", compress_level=1)
     assert len(ours.getvalue()) <= len(pillows.getvalue()) * 1.15
+
+
+@pytest.mark.parametrize("separate_alpha", [True, False])
+def test_clear_hidden_zeroes_only_fully_transparent_pixels(
+    monkeypatch: pytest.MonkeyPatch, separate_alpha: bool
+) -> None:
+    monkeypatch.setattr(png_encoder, "BAND_ROWS", 4)  # the clearing must hold across bands
+    rng = np.random.default_rng(7)
+    rgb = rng.integers(1, 256, (13, 17, 3), dtype=np.uint8)
+    alpha = rng.choice(np.array([0, 1, 128, 255], dtype=np.uint8), (13, 17))
+    buf = io.BytesIO()
+    if separate_alpha:
+        write_png(Image.fromarray(rgb), buf, alpha=Image.fromarray(alpha), clear_hidden=True)
+    else:
+        write_png(Image.fromarray(np.dstack([rgb, alpha])), buf, clear_hidden=True)
+    buf.seek(0)
+    out = np.asarray(Image.open(buf))
+    hidden = alpha == 0
+    assert hidden.any() and (~hidden).any()
+    assert np.array_equal(out[..., 3], alpha)
+    assert np.array_equal(out[..., :3][~hidden], rgb[~hidden])
+    assert not out[..., :3][hidden].any()
+
+
+def test_clear_hidden_leaves_opaque_modes_alone() -> None:
+    rgb = Image.fromarray(np.random.default_rng(3).integers(0, 256, (5, 6, 3), dtype=np.uint8))
+    buf = io.BytesIO()
+    write_png(rgb, buf, clear_hidden=True)
+    buf.seek(0)
+    assert np.array_equal(np.asarray(Image.open(buf)), np.asarray(rgb))

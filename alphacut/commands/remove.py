@@ -67,6 +67,9 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                    help="crop to the subject, with MARGIN pixels around it")
     p.add_argument("--png-level", type=int, default=None, metavar="0-9",
                    help="PNG (zlib-ng) compression level (default: 2, best speed for size)")
+    p.add_argument("--keep-hidden-rgb", action="store_true",
+                   help="keep the photo's colours under fully transparent pixels (PNG/WebP; "
+                        "about 2x larger, slower files; lets an editor re-matte later)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
     policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
@@ -84,6 +87,7 @@ def output_options(args: argparse.Namespace) -> Any:
         "bg_image": args.bg_image,
         "crop_margin": args.crop,
         "existing": "skip" if args.skip_existing else "overwrite" if args.overwrite else "error",
+        "keep_hidden_rgb": args.keep_hidden_rgb,
     }
     if args.png_level is not None:
         kwargs["png_compress_level"] = args.png_level

@@ -36,6 +36,9 @@ class OutputOptions:
     existing: ExistingPolicy = "error"
     png_compress_level: int = 2
     webp_method: int = 0
+    # RGB under alpha 0 is invisible; writing it as 0 (like WebP and rembg) halves PNG size
+    # and encode time. Kept only on request, for editors that re-matte the photo later.
+    keep_hidden_rgb: bool = False
 
     def suffix(self) -> str:
         return ".png" if self.mask_only and self.format != "jpg" else _SUFFIX[self.format]
@@ -141,9 +144,10 @@ def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, obj
     if options.format == "png":
         return "PNG", {"compress_level": options.png_compress_level}
     if options.format == "webp":
-        return "WEBP", {"lossless": True, "method": options.webp_method, "quality": 0}
+        return "WEBP", {"lossless": True, "method": options.webp_method, "quality": 0,
+                        "exact": options.keep_hidden_rgb}
     if options.format == "webp-lossy":
-        return "WEBP", {"quality": options.quality, "method": 4, "exact": False}
+        return "WEBP", {"quality": options.quality, "method": 4, "exact": options.keep_hidden_rgb}
     return "JPEG", {"quality": options.quality}
 
 
@@ -184,7 +188,8 @@ def encode_image(
     """
     fmt, params = encode_params(options, image.mode)
     if fmt == "PNG":
-        write_png(image, fh, level=int(params["compress_level"]), alpha=alpha)
+        write_png(image, fh, level=int(params["compress_level"]), alpha=alpha,
+                  clear_hidden=not options.keep_hidden_rgb)
         return
     if alpha is not None:
         image = image.copy()

@@ -8,6 +8,11 @@ RGBA cutout, measured side by side on this machine: Pillow compress_level 1: 130
 deflate for 14.7 MB, level 3: 377 ms for 13.6 MB. The output is a standard PNG that any
 decoder reads back bit-exactly (tested against Pillow). Filtering works in bands of rows
 with reused buffers, so no full-size copy of the photo is made.
+
+``clear_hidden`` writes RGB 0 under fully transparent pixels, as WebP's encoder does by
+default and as rembg's cutouts have: nothing visible changes, and long zero runs deflate
+fast. Measured on six 9 MP lomiri cutouts at level 2: 1.43 s and 52 MB with the photo's
+colours kept, 0.82 s and 23 MB cleared.
 """
 
 from __future__ import annotations
@@ -35,12 +40,18 @@ def _chunk(fh: BinaryIO, kind: bytes, data: bytes | bytearray | memoryview) -> N
 
 
 def write_png(
-    image: Image.Image, fh: BinaryIO, *, level: int = 2, alpha: Image.Image | None = None
+    image: Image.Image,
+    fh: BinaryIO,
+    *,
+    level: int = 2,
+    alpha: Image.Image | None = None,
+    clear_hidden: bool = False,
 ) -> None:
     """Encode ``image`` (mode L, RGB or RGBA; others become RGBA) as PNG into ``fh``.
 
     With ``alpha`` (mode L, same size) an RGB image is written as RGBA, interleaved band
-    by band, so a full-size RGBA copy of a camera photo is never made.
+    by band, so a full-size RGBA copy of a camera photo is never made. With
+    ``clear_hidden`` the RGB of pixels whose alpha is 0 is written as 0.
     """
     if alpha is not None and image.mode != "RGB":
         image = image.convert("RGB")
@@ -65,12 +76,20 @@ def write_png(
         rows = bottom - top
         box = (0, top, width, bottom)
         pixels = np.asarray(image.crop(box), dtype=np.uint8)
-        if alpha is None:
-            band = pixels.reshape(rows, row_bytes)
-        else:
-            interleaved[:rows, :, :3] = pixels
+        if alpha is not None:
             interleaved[:rows, :, 3] = np.asarray(alpha.crop(box), dtype=np.uint8)
+            if clear_hidden:
+                visible = interleaved[:rows, :, 3:] != 0
+                np.multiply(pixels, visible, out=interleaved[:rows, :, :3], casting="unsafe")
+            else:
+                interleaved[:rows, :, :3] = pixels
             band = interleaved[:rows].reshape(rows, row_bytes)
+        elif clear_hidden and channels == 4:
+            visible = pixels[:, :, 3:] != 0
+            np.multiply(pixels, visible, out=interleaved[:rows], casting="unsafe")
+            band = interleaved[:rows].reshape(rows, row_bytes)
+        else:
+            band = pixels.reshape(rows, row_bytes)
         out = filtered[:rows]
         # uint8 arithmetic wraps modulo 256, exactly as the PNG Up filter is defined.
         if previous is None:
