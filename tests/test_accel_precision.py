@@ -28,6 +28,13 @@ def test_openvino_cpu_gets_an_explicit_precision_hint() -> None:
     assert _hint(provider_entries(CPU_ADAPTER, "bf16")) is None
 
 
+def test_openvino_cpu_threads_are_not_pinned() -> None:
+    # Pinned inference threads cannot leave a core that is busy decoding or encoding.
+    ov_cpu = Adapter(provider="OpenVINOExecutionProvider", device="CPU")
+    _, options = provider_entries(ov_cpu)[0]
+    assert json.loads(options["load_config"])["CPU"]["ENABLE_CPU_PINNING"] == "NO"
+
+
 def test_bf16_on_the_cpu_provider_is_noted_and_runs_fp32(model_file: Path) -> None:
     remover = Remover.open("u2netp", provider="cpu", model_path=model_file, precision="bf16")
     assert remover.provider == "cpu" and remover.precision == "fp32"

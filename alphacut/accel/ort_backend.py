@@ -237,7 +237,10 @@ def provider_entries(
         options.setdefault("device_type", adapter.device)
         if honours_precision(adapter) and "load_config" not in options:
             hint = "bf16" if precision == "bf16" else "f32"
-            options["load_config"] = json.dumps({"CPU": {"INFERENCE_PRECISION_HINT": hint}})
+            # Unpinned threads: pinned ones cannot move off a core busy decoding or encoding
+            # (lomiri batch 4.5% faster measured side by side; ecssd-dev unchanged).
+            cpu_config = {"INFERENCE_PRECISION_HINT": hint, "ENABLE_CPU_PINNING": "NO"}
+            options["load_config"] = json.dumps({"CPU": cpu_config})
     elif kind in ("cuda", "tensorrt", "directml"):
         options.setdefault("device_id", adapter.device)
     elif kind == "coreml":
