@@ -41,6 +41,21 @@ def photo():
     return Image.fromarray(rgb)
 
 
+def test_session_memory_settings_per_provider(model_path):
+    """The CPU provider keeps its arena (1.35x faster); the others do not hold one."""
+    from alphacut.accel.adapter import CPU_ADAPTER
+    from alphacut.accel.ort_backend import OrtBackend
+
+    backend = OrtBackend()
+    cpu = backend.create_session(model_path, CPU_ADAPTER, threads=1)._inner.get_session_options()
+    assert cpu.enable_cpu_mem_arena and not cpu.enable_mem_pattern
+    assert cpu.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    if HAS_OPENVINO:
+        ov_cpu = Adapter(provider="OpenVINOExecutionProvider", device="CPU")
+        ov = backend.create_session(model_path, ov_cpu, threads=1)._inner.get_session_options()
+        assert not ov.enable_cpu_mem_arena
+
+
 @needs_openvino
 def test_cpu_and_openvino_cpu_agree_end_to_end(model_path, photo):
     from alphacut.pipeline.remover import Remover

@@ -108,7 +108,7 @@ def test_failures_found_by_probing(tmp_path):
     assert "cuda:0 failed" in selection.reason and "directml:0 failed" in selection.reason
 
 
-def test_probe_cache_is_keyed_and_reprobe_refreshes(tmp_path):
+def test_probe_cache_is_keyed_and_reprobe_refreshes(tmp_path, monkeypatch):
     gpu = FakeDevice("CUDAExecutionProvider", device="0")
     backend = FakeBackend(devices=[gpu])
     first = _request(backend, tmp_path)
@@ -132,6 +132,12 @@ def test_probe_cache_is_keyed_and_reprobe_refreshes(tmp_path):
     cache = _cache(tmp_path, backend)
     assert cache.get(first.adapter, SHA) is not None
     assert cache.get(first.adapter, "cd" * 32) is None
+
+    # A result measured with an older session setup is measured again.
+    from alphacut.accel import probe as probe_module
+
+    monkeypatch.setattr(probe_module, "SESSION_SETUP", probe_module.SESSION_SETUP + "-next")
+    assert cache.get(first.adapter, SHA) is None
 
 
 def test_cached_cpu_probe_still_gives_a_reference_for_a_new_adapter(tmp_path):
