@@ -67,6 +67,14 @@ def write_png(
     # (a batch keeps several photos in flight), and the band buffers are reused.
     rows_max = min(BAND_ROWS, height)
     interleaved = np.empty((rows_max, width, channels), dtype=np.uint8)
+    if alpha is not None:
+        # RGB + A -> RGBA as 32-bit words: numpy copies 3-byte pixels into 4-byte slots
+        # element by element (81 ms per 9 MP photo with the clearing), while reading each
+        # pixel as an unaligned little-endian word at a 3-byte stride, masking it and
+        # or-ing the alpha in takes 11 ms. One spare byte lets the last word be read.
+        rgb_words_buffer = np.empty(rows_max * width * 3 + 1, dtype=np.uint8)
+        alpha_words = np.empty(rows_max * width, dtype="<u4")
+        rgba_words = interleaved.reshape(-1).view("<u4")
     filtered = np.empty((rows_max, row_bytes + 1), dtype=np.uint8)
     filtered[:, 0] = _UP_FILTER
     previous: np.ndarray | None = None
@@ -77,16 +85,21 @@ def write_png(
         box = (0, top, width, bottom)
         pixels = np.asarray(image.crop(box), dtype=np.uint8)
         if alpha is not None:
-            interleaved[:rows, :, 3] = np.asarray(alpha.crop(box), dtype=np.uint8)
+            count = rows * width
+            rgb_words_buffer[: count * 3] = pixels.reshape(-1)
+            rgb_words = np.ndarray((count,), dtype="<u4", buffer=rgb_words_buffer, strides=(3,))
+            out = rgba_words[:count]
+            np.bitwise_and(rgb_words, 0x00FFFFFF, out=out)
+            band_alpha = np.asarray(alpha.crop(box), dtype=np.uint8).reshape(-1)
+            np.left_shift(band_alpha, 24, out=alpha_words[:count], dtype="<u4")
+            np.bitwise_or(out, alpha_words[:count], out=out)
             if clear_hidden:
-                visible = interleaved[:rows, :, 3:] != 0
-                np.multiply(pixels, visible, out=interleaved[:rows, :, :3], casting="unsafe")
-            else:
-                interleaved[:rows, :, :3] = pixels
+                np.multiply(out, band_alpha != 0, out=out, casting="unsafe")
             band = interleaved[:rows].reshape(rows, row_bytes)
         elif clear_hidden and channels == 4:
-            visible = pixels[:, :, 3:] != 0
-            np.multiply(pixels, visible, out=interleaved[:rows], casting="unsafe")
+            words = pixels.reshape(-1).view("<u4")
+            np.multiply(words, pixels[:, :, 3].reshape(-1) != 0,
+                        out=interleaved[:rows].reshape(-1).view("<u4"), casting="unsafe")
             band = interleaved[:rows].reshape(rows, row_bytes)
         else:
             band = pixels.reshape(rows, row_bytes)
