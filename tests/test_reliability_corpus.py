@@ -205,7 +205,10 @@ def corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, dict,
 def test_corpus_through_the_cli(corpus, tmp_path: Path, home_with_model: Path, capsys) -> None:
     folder, bad, good = corpus
     out = tmp_path / "out"
-    code = main(["remove", str(folder), "-r", "-o", str(out), "--provider", "cpu"])
+    # --keep-hidden-rgb: every output pixel must then be the decoded input pixel, which is
+    # what this test checks (orientation, modes); clearing is tested in test_engine_png.
+    code = main(["remove", str(folder), "-r", "-o", str(out), "--provider", "cpu",
+                 "--keep-hidden-rgb"])
     err = capsys.readouterr().err
     assert code == 1, err
     error_lines = [line for line in err.splitlines() if line.startswith("error: ")]
