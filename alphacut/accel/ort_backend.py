@@ -58,12 +58,17 @@ class OrtBackend(Backend):
     """ONNX Runtime as installed, with plugin EPs registered when their packages exist."""
 
     def __init__(
-        self, *, environ: dict[str, str] | None = None, precision: Precision = "fp32"
+        self,
+        *,
+        environ: dict[str, str] | None = None,
+        precision: Precision = "fp32",
+        graph_optimization: bool = True,
     ) -> None:
         import onnxruntime as ort
 
         self._ort = ort
         self.precision: Precision = precision
+        self.graph_optimization = graph_optimization
         self._env = os.environ if environ is None else environ
         # ORT prints its own errors (e.g. "Device GPU is not available") to stderr before
         # silently using CPU; alphacut reports every failure itself, and stray stderr
@@ -198,6 +203,8 @@ class OrtBackend(Backend):
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
+        if not self.graph_optimization:
+            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         if adapter.kind == "cpu":
             # The CPU provider needs its arena: without it u2netp runs 1.35x slower here
             # (317 vs 233 ms). Memory patterns make the arena keep one ~465 MB block; without

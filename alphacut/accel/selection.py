@@ -306,11 +306,16 @@ def request_adapter(
     reprobe: bool = False,
     threads: int | None = None,
     model_sha: str | None = None,
+    graph_optimization: bool = True,
 ) -> Selection:
-    """Discover, probe (cached) and choose: the adapter to use for ``model_path``."""
+    """Discover, probe (cached) and choose: the adapter to use for ``model_path``.
+
+    ``graph_optimization=False`` is for models ONNX Runtime's graph transforms would break
+    (the catalogue says which); it only applies when no ``backend`` is given.
+    """
     from alphacut.accel.threads import default_threads
 
-    backend = backend or default_backend()
+    backend = backend or default_backend(graph_optimization=graph_optimization)
     discovery = backend.discover()
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
     adapters = probe_adapters(
@@ -320,11 +325,11 @@ def request_adapter(
     return choose(adapters, preference, allow=allow, deny=deny)
 
 
-def default_backend(precision: Precision = "fp32") -> Backend:
+def default_backend(precision: Precision = "fp32", *, graph_optimization: bool = True) -> Backend:
     """The real ONNX Runtime backend (``precision`` applies to OpenVINO on a CPU)."""
     from alphacut.accel.ort_backend import OrtBackend
 
-    return OrtBackend(precision=precision)
+    return OrtBackend(precision=precision, graph_optimization=graph_optimization)
 
 
 def default_probe_cache(discovery: Discovery) -> ProbeCache:

@@ -122,7 +122,7 @@ def remove_stale_parts(folder: Path, max_age_s: float = _STALE_PART_SECONDS) -> 
     if not folder.is_dir():
         return
     cutoff = time.time() - max_age_s
-    for pattern in (".*.part", ".npm-*", ".zip-*"):
+    for pattern in (".*.part", ".npm-*", ".zip-*", ".derive-*"):
         for stale in folder.glob(pattern):
             try:
                 if stale.stat().st_mtime >= cutoff:

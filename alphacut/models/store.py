@@ -220,7 +220,8 @@ class ModelStore:
                 f"model {spec.name} is licensed {spec.licence}; "
                 f"pass --accept-license to download it"
             )
-        check_online(f"model {spec.name}")
+        if any(source.kind not in ("local", "derived") for source in spec.sources):
+            check_online(f"model {spec.name}")
         remove_stale_parts(self.paths.models)
         errors: list[str] = []
         for source in spec.sources:
@@ -265,7 +266,36 @@ class ModelStore:
             return copy_verified(
                 Path(source.url), dest, sha256=spec.sha256, size=spec.size, what=source.url
             )
+        if source.kind == "derived":
+            return self._build_derived(spec, source, dest, progress)
         raise ModelError(f"{spec.name}: unknown source kind {source.kind!r}")
+
+    def _build_derived(
+        self, spec: ModelSpec, source: Source, dest: Path, progress: ProgressCallback | None
+    ) -> Path:
+        """Build ``spec`` from its verified base model, then check it like a download."""
+        from alphacut.models.derive import build
+
+        base = self.ensure(source.url, progress=progress)
+        self.paths.models.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=".derive-", dir=self.paths.models) as work:
+            built = Path(work) / dest.name
+            build(source.member, base, built)
+            try:
+                return copy_verified(
+                    built, dest, sha256=spec.sha256, size=spec.size,
+                    what=f"{spec.name} built from {source.url}",
+                )
+            except ChecksumError as exc:
+                from importlib.metadata import version
+
+                from alphacut.accel.flavours import installed_flavours
+
+                runtimes = ", ".join(f"{name} {ver}" for name, ver in installed_flavours())
+                raise ChecksumError(
+                    f"{exc} (onnx {version('onnx')}, {runtimes} write different bytes than "
+                    "the pinned build: install the versions in alphacut's 'quantize' extra)"
+                ) from None
 
     # -- adding ------------------------------------------------------------------------
 

@@ -45,12 +45,16 @@ def _describe(adapter: object) -> AdapterProbe:
     return AdapterProbe(label, False, f"{probe.status}: {probe.error}")
 
 
-def probe_all(model_path: Path, *, reprobe: bool = False) -> ProbeReport:
+def probe_all(
+    model_path: Path, *, reprobe: bool = False, graph_optimization: bool = True
+) -> ProbeReport:
     """Discover and probe every adapter for ``model_path`` (cached unless ``reprobe``)."""
     from alphacut.accel import request_adapter
 
     try:
-        selection = request_adapter(model_path, reprobe=reprobe)
+        selection = request_adapter(
+            model_path, reprobe=reprobe, graph_optimization=graph_optimization
+        )
     except AlphacutError as exc:
         return ProbeReport([], f"probing failed: {exc}")
     probes = [_describe(adapter) for adapter in selection.adapters]

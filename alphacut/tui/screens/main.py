@@ -563,7 +563,12 @@ class MainScreen(Screen[None]):
         if model_path is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
-            report = probe_all(model_path, reprobe=reprobe)
+            from alphacut.models.catalogue import get_model
+
+            spec = get_model(self.session.settings.model)
+            report = probe_all(
+                model_path, reprobe=reprobe, graph_optimization=spec.graph_optimization
+            )
         self.post_message(msg.ProbesDone(report))
 
     def on_probes_done(self, event: msg.ProbesDone) -> None:
