@@ -117,3 +117,19 @@ def test_preload_imports_the_matting_library() -> None:
 
     refine.preload()
     assert "pymatting" in sys.modules
+
+
+def test_knn_solver_follows_the_photo_edge() -> None:
+    photo, truth, mask = disc_scene(1200, 800)
+    params = refine.MattingParams(solver="knn")
+    alpha = refine.refine_matting(mask, photo, params)
+    assert alpha.mode == "L" and alpha.size == photo.size
+    a = np.asarray(alpha)
+    assert np.count_nonzero((a > 0) & (a < 255)) > 1200
+    plain = sad(make_alpha(mask, photo, refine="none"), truth)
+    assert sad(alpha, truth) < 0.3 * plain
+
+
+def test_unknown_matting_solver_is_rejected() -> None:
+    with pytest.raises(ValueError, match="unknown matting solver"):
+        refine.MattingParams(solver="lkm")  # type: ignore[arg-type]

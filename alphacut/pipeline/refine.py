@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -62,14 +63,28 @@ class MattingParams:
     # Mask values outside [low, high] are taken as known background / foreground.
     low: float = 0.05
     high: float = 0.95
-    # The closed-form solve runs at most at this long side (its cost grows with band area).
+    # The solve runs at most at this long side (its cost grows with band area). Solving
+    # ~800-pixel photos at their own size (1024) measured no better on matting-dev than 512
+    # (SAD/1000 10.45 vs 10.35) at three times the cost: the error is in the trimap, not
+    # in the upsampling.
     solve_long_side: int = 512
+    # "cf": closed-form matting (Levin et al.), propagates alpha through 3x3 colour-line
+    # windows -- fast, but only as far as the band reaches known pixels.
+    # "knn": KNN matting (Chen et al.), links each pixel to its nearest neighbours in
+    # colour-and-position space, so strands far from the known region find the colour of
+    # other strands. On matting-dev (u2netp, 512): SAD/1000 9.89 vs 10.35, MSE 0.0076 vs
+    # 0.0090, ecssd-dev MAE 0.0360 vs 0.0359, at ~2x the solve time.
+    solver: Literal["cf", "knn"] = "cf"
     laplacian_eps: float = 1e-7
     cg_maxiter: int = 500
     # Guided upsampling of the solved alpha (radius in solve-size pixels): a small window
     # and weak regularisation keep the solved detail.
     upsample_radius: int = 2
     upsample_eps: float = 1e-5
+
+    def __post_init__(self) -> None:
+        if self.solver not in ("cf", "knn"):
+            raise ValueError(f"unknown matting solver {self.solver!r} (expected cf or knn)")
 
 
 DEFAULT_GUIDED = GuidedParams()
@@ -245,16 +260,26 @@ def trimap_from_mask(mask: np.ndarray, half_width: int, params: MattingParams) -
     return trimap
 
 
+def _solve_crop(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray:
+    """Alpha for a float64 crop and its trimap with the configured pymatting solver."""
+    from pymatting import estimate_alpha_cf, estimate_alpha_knn
+
+    cg_kwargs = {"maxiter": params.cg_maxiter}
+    if params.solver == "knn":
+        return estimate_alpha_knn(image, trimap, cg_kwargs=cg_kwargs)
+    return estimate_alpha_cf(
+        image, trimap, laplacian_kwargs={"epsilon": params.laplacian_eps}, cg_kwargs=cg_kwargs
+    )
+
+
 def solve_band(
     image: np.ndarray, trimap: np.ndarray, mask: np.ndarray, params: MattingParams
 ) -> np.ndarray:
-    """Closed-form alpha in the unknown band, solved on the band's bounding box only.
+    """Alpha in the unknown band (``params.solver``), solved on the band's bounding box only.
 
     Where the band has nothing to propagate from (no known foreground or no known background
     in the crop) or the solver does not converge, the model's own soft values are kept.
     """
-    from pymatting import estimate_alpha_cf
-
     unknown = trimap == 0.5
     alpha = np.where(unknown, mask, trimap).astype(np.float32)
     if not unknown.any():
@@ -267,12 +292,7 @@ def solve_band(
     if not ((crop_trimap == 1.0).any() and (crop_trimap == 0.0).any()):
         return alpha
     try:
-        solved = estimate_alpha_cf(
-            image[y0:y1, x0:x1].astype(np.float64),
-            crop_trimap,
-            laplacian_kwargs={"epsilon": params.laplacian_eps},
-            cg_kwargs={"maxiter": params.cg_maxiter},
-        )
+        solved = _solve_crop(image[y0:y1, x0:x1].astype(np.float64), crop_trimap, params)
     except ValueError:
         # pymatting raises ValueError when conjugate gradients do not converge.
         return alpha
