@@ -109,8 +109,9 @@ def test_failures_found_by_probing(tmp_path):
 
 
 def test_probe_cache_is_keyed_and_reprobe_refreshes(tmp_path, monkeypatch):
-    gpu = FakeDevice("CUDAExecutionProvider", device="0")
-    backend = FakeBackend(devices=[gpu])
+    # Clearly different speeds: with equal ones the choice would follow timing noise.
+    gpu = FakeDevice("CUDAExecutionProvider", device="0", run_ms=1.0)
+    backend = FakeBackend(devices=[gpu], cpu_run_ms=5.0)
     first = _request(backend, tmp_path)
     assert backend.created == ["cpu", "cuda:0"]
     assert not any(a.probe.cached for a in first.adapters)
@@ -126,7 +127,7 @@ def test_probe_cache_is_keyed_and_reprobe_refreshes(tmp_path, monkeypatch):
 
     # Another ONNX Runtime version or another model is another key.
     backend.created.clear()
-    upgraded = FakeBackend(devices=[gpu], version="1.25.0")
+    upgraded = FakeBackend(devices=[gpu], version="1.25.0", cpu_run_ms=5.0)
     _request(upgraded, tmp_path)
     assert upgraded.created == ["cpu", "cuda:0"]
     cache = _cache(tmp_path, backend)

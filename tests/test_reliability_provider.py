@@ -24,7 +24,7 @@ def failing_gpu(monkeypatch: pytest.MonkeyPatch) -> FakeDevice:
         "CUDAExecutionProvider", device="0", discrete=True, fail_on_run=2, run_error="Xid 79"
     )
     backend = FakeBackend(devices=[gpu], input_shape=(1, 3, 320, 320))
-    monkeypatch.setattr("alphacut.accel.runner.default_backend", lambda *_: backend)
+    monkeypatch.setattr("alphacut.accel.runner.default_backend", lambda *_, **__: backend)
     return gpu
 
 
@@ -63,7 +63,7 @@ def test_strict_provider_failure_is_one_clear_error(
 ) -> None:
     gpu = FakeDevice("CUDAExecutionProvider", device="0", create_error="CUDA driver too old")
     backend = FakeBackend(devices=[gpu], input_shape=(1, 3, 320, 320))
-    monkeypatch.setattr("alphacut.accel.runner.default_backend", lambda *_: backend)
+    monkeypatch.setattr("alphacut.accel.runner.default_backend", lambda *_, **__: backend)
     folder = _images(tmp_path / "in", 1)
     code = main(
         ["remove", str(folder), "-o", str(tmp_path / "out"), "--provider", "cuda", "--strict"]
