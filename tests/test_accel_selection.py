@@ -274,3 +274,18 @@ def test_threads_default_to_physical_cores_and_are_configurable(tmp_path):
             default_threads({"ALPHACUT_THREADS": bad})
     runner = _open(FakeBackend(devices=[]), tmp_path, provider="cpu", threads=None)
     assert runner.threads == default_threads()
+
+
+def test_the_agreement_tolerance_is_the_models(tmp_path):
+    """An int8 model's kernels may differ from the CPU's by more than fp32 ones may."""
+    int8ish = FakeDevice("OpenVINOExecutionProvider", device="CPU", device_type="cpu",
+                         offset=0.1)
+    backend = FakeBackend(devices=[int8ish])
+    strict = _request(backend, tmp_path / "a")
+    assert {a.label: a.probe.status for a in strict.adapters}["openvino:CPU"] == "failed"
+    loose = _request(backend, tmp_path / "b", tolerance=0.25)
+    assert {a.label: a.probe.status for a in loose.adapters}["openvino:CPU"] == "ok"
+    broken = FakeBackend(devices=[FakeDevice("OpenVINOExecutionProvider", device="CPU",
+                                             device_type="cpu", offset=0.5)])
+    still = _request(broken, tmp_path / "c", tolerance=0.25)
+    assert {a.label: a.probe.status for a in still.adapters}["openvino:CPU"] == "failed"

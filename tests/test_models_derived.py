@@ -73,3 +73,22 @@ def test_int8_masks_stay_close_to_fp32(home_with_model: Path, photo: Path) -> No
     # catalogue turns off for this model) would make it ~0.6.
     assert float(np.abs(a - b).mean()) < 0.03
     assert b.std() > 0.05
+
+
+def test_openvino_int8_passes_its_own_probe_tolerance(home_with_model: Path) -> None:
+    """OpenVINO's real int8 kernels differ from the CPU's fake-quantised run (up to ~0.19)."""
+    from alphacut.accel.adapter import Adapter
+    from alphacut.accel.ort_backend import OrtBackend
+    from alphacut.accel.probe import probe, reference_outputs
+
+    backend = OrtBackend(graph_optimization=False)
+    if "OpenVINOExecutionProvider" not in backend.discover().runtime.providers:
+        pytest.skip("no OpenVINO provider installed")
+    path = ModelStore().ensure("u2netp-int8")
+    spec = catalogue.get_model("u2netp-int8")
+    reference = reference_outputs(backend, path, threads=1)
+    ov = Adapter(provider="OpenVINOExecutionProvider", device="CPU")
+    run = probe(backend, path, ov, threads=1, reference=reference, steady_runs=1,
+                tolerance=spec.probe_tolerance)
+    assert run.result.status == "ok", run.result.error
+    assert 1e-3 < run.result.max_abs_diff < spec.probe_tolerance

@@ -21,7 +21,13 @@ from typing import Literal
 
 from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter, Precision
 from alphacut.accel.backend import Backend, Discovery
-from alphacut.accel.probe import ProbeCache, model_sha256, probe, reference_outputs
+from alphacut.accel.probe import (
+    MAX_ABS_DIFF,
+    ProbeCache,
+    model_sha256,
+    probe,
+    reference_outputs,
+)
 from alphacut.errors import ProviderError
 
 # An adapter must be clearly slower than the CPU to lose to it: steady times of equally
@@ -261,12 +267,14 @@ def probe_adapters(
     model_sha: str | None = None,
     steady_runs: int = 2,
     on_probe: Callable[[str], None] | None = None,
+    tolerance: float = MAX_ABS_DIFF,
 ) -> list[Adapter]:
     """Probe every adapter (CPU first, as the reference), using cached full probes when present.
 
     Adapters discovery already skipped keep their ``skipped`` probe. Only full probes
     (status ``ok`` or ``failed``) are taken from the cache: a ``verified`` entry
-    written by a quick start is measured properly here.
+    written by a quick start is measured properly here. ``tolerance`` is the largest
+    difference from the CPU's outputs an adapter may show (the model's own, see ``ModelSpec``).
     """
     sha = model_sha or (model_sha256(model_path) if cache is not None else "")
     cpu_first = sorted(adapters, key=lambda a: a.kind != "cpu")
@@ -286,7 +294,7 @@ def probe_adapters(
         if on_probe is not None:
             on_probe(adapter.label)
         run = probe(backend, model_path, adapter, threads=threads, reference=reference,
-                    steady_runs=steady_runs)
+                    steady_runs=steady_runs, tolerance=tolerance)
         if adapter.kind == "cpu":
             reference = run.outputs
         if cache is not None:
@@ -307,6 +315,7 @@ def request_adapter(
     threads: int | None = None,
     model_sha: str | None = None,
     graph_optimization: bool = True,
+    tolerance: float = MAX_ABS_DIFF,
 ) -> Selection:
     """Discover, probe (cached) and choose: the adapter to use for ``model_path``.
 
@@ -320,7 +329,7 @@ def request_adapter(
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
     adapters = probe_adapters(
         backend, model_path, discovery.adapters, threads=threads or default_threads(),
-        cache=cache, reprobe=reprobe, model_sha=model_sha,
+        cache=cache, reprobe=reprobe, model_sha=model_sha, tolerance=tolerance,
     )
     return choose(adapters, preference, allow=allow, deny=deny)
 

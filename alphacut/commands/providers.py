@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         adapters = probe_adapters(
             backend, model_path, discovery.adapters, threads=threads, cache=cache,
             reprobe=args.reprobe, model_sha=spec.sha256, on_probe=progress,
+            tolerance=spec.probe_tolerance,
         )
     selection = choose(adapters, args.preference)
     if args.json:

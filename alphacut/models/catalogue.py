@@ -67,6 +67,11 @@ class ModelSpec:
     # ONNX Runtime's graph transforms corrupt QDQ int8 graphs that keep some convs in fp32
     # (mask difference 0.6), so such models run with them off (OpenVINO still optimises).
     graph_optimization: bool = True
+    # The largest difference from the CPU provider's outputs a probe accepts on the fixed
+    # probe input. fp32 providers agree to ~1e-5; int8 kernels (OpenVINO) differ from the CPU
+    # provider's fake-quantised run by up to 0.19 on single pixels (mean 0.003-0.02), while
+    # a broken provider is off by ~0.5 or gives NaN.
+    probe_tolerance: float = 1e-3
 
 
 IMAGENET = Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), divisor="255")
@@ -117,6 +122,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         sha256="a2cbadfe10e7d4f27d4d12022c7994b37d47f83b491e51a72af79adcf4a3c2a2",
         licence="Apache-2.0 (derived from u2netp)",
         graph_optimization=False,
+        probe_tolerance=0.25,
         notes=(
             "static per-channel QDQ int8 of u2netp, conv 97 kept fp32; ranges calibrated on "
             "ecssd-dev 0001-0030. Measured: ecssd-dev MAE 0.0339 vs 0.0332 fp32 on the 70 "

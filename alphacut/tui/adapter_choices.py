@@ -46,14 +46,19 @@ def _describe(adapter: object) -> AdapterProbe:
 
 
 def probe_all(
-    model_path: Path, *, reprobe: bool = False, graph_optimization: bool = True
+    model_path: Path,
+    *,
+    reprobe: bool = False,
+    graph_optimization: bool = True,
+    tolerance: float = 1e-3,
 ) -> ProbeReport:
     """Discover and probe every adapter for ``model_path`` (cached unless ``reprobe``)."""
     from alphacut.accel import request_adapter
 
     try:
         selection = request_adapter(
-            model_path, reprobe=reprobe, graph_optimization=graph_optimization
+            model_path, reprobe=reprobe, graph_optimization=graph_optimization,
+            tolerance=tolerance,
         )
     except AlphacutError as exc:
         return ProbeReport([], f"probing failed: {exc}")
