@@ -145,6 +145,32 @@ def test_output_folder_removed_mid_batch_is_recreated(remover, tmp_path: Path) -
     assert _decodes_fully(jobs[-1].dest)
 
 
+def test_folder_removed_while_a_file_is_being_written_is_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PIL import Image
+
+    from alphacut.pipeline import output
+
+    out = tmp_path / "out" / "sub"
+    real = output.encode_image
+    calls: list[int] = []
+
+    def encode_while_folder_vanishes(image, fh, options, *, alpha=None):  # noqa: ANN001
+        calls.append(1)
+        if len(calls) == 1:
+            shutil.rmtree(tmp_path / "out")  # the temp file goes with it
+        real(image, fh, options, alpha=alpha)
+
+    monkeypatch.setattr(output, "encode_image", encode_while_folder_vanishes)
+    rgb = Image.new("RGB", (20, 10), (10, 200, 30))
+    alpha = Image.new("L", (20, 10), 255)
+    size = output.write_atomic(rgb, out / "a.png", OutputOptions(), alpha=alpha)
+    assert len(calls) == 2 and size == (out / "a.png").stat().st_size
+    assert _decodes_fully(out / "a.png")
+    assert not list(out.glob(f"*{output.TEMP_MARK}"))
+
+
 # -- symlink loops and odd names ----------------------------------------------------------
 
 

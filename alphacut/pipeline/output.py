@@ -204,8 +204,25 @@ def write_atomic(
 
     A crash or kill leaves either the old file or the new one, never a partial file; the
     temp name carries the pid so a later run can clean up after a dead one.
-    Returns the number of bytes written.
+    Returns the number of bytes written. If the folder vanishes while the file is being
+    written (someone removed the output tree mid-batch), the write is made once more.
     """
+    try:
+        return _write_once(image, path, options, alpha)
+    except FileNotFoundError:
+        return _write_once(image, path, options, alpha, retry=False)
+
+
+def _write_once(
+    image: Image.Image,
+    path: Path,
+    options: OutputOptions,
+    alpha: Image.Image | None,
+    *,
+    retry: bool = True,
+) -> int:
+    """One attempt of :func:`write_atomic`; a vanished folder raises FileNotFoundError when
+    ``retry`` (so the caller can try again), else ``OutputError`` like any write failure."""
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_MARK}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,6 +230,8 @@ def write_atomic(
         # O_EXCL guarantees we never write into somebody else's file.
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
     except OSError as exc:
+        if retry and isinstance(exc, FileNotFoundError):
+            raise
         raise OutputError(path, f"cannot write {path.parent}: {exc.strerror or exc}") from None
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -225,6 +244,8 @@ def write_atomic(
         raise
     except OSError as exc:
         tmp_path.unlink(missing_ok=True)
+        if retry and isinstance(exc, FileNotFoundError):
+            raise
         raise OutputError(path, f"cannot write {path}: {exc.strerror or exc}") from None
     except BaseException:
         tmp_path.unlink(missing_ok=True)
