@@ -51,9 +51,6 @@ def test_session_memory_settings_per_provider(model_path):
     assert cpu.enable_cpu_mem_arena and not cpu.enable_mem_pattern
     assert cpu.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert cpu.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    plain = OrtBackend(graph_optimization=False).create_session(model_path, CPU_ADAPTER, threads=1)
-    level = plain._inner.get_session_options().graph_optimization_level
-    assert level == ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if HAS_OPENVINO:
         ov_cpu = Adapter(provider="OpenVINOExecutionProvider", device="CPU")
         ov = backend.create_session(model_path, ov_cpu, threads=1)._inner.get_session_options()

@@ -62,13 +62,13 @@ class OrtBackend(Backend):
         *,
         environ: dict[str, str] | None = None,
         precision: Precision = "fp32",
-        graph_optimization: bool = True,
+        disabled_optimizers: tuple[str, ...] = (),
     ) -> None:
         import onnxruntime as ort
 
         self._ort = ort
         self.precision: Precision = precision
-        self.graph_optimization = graph_optimization
+        self.disabled_optimizers = tuple(disabled_optimizers)
         self._env = os.environ if environ is None else environ
         # ORT prints its own errors (e.g. "Device GPU is not available") to stderr before
         # silently using CPU; alphacut reports every failure itself, and stray stderr
@@ -203,8 +203,6 @@ class OrtBackend(Backend):
         opts.intra_op_num_threads = max(1, threads)
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        if not self.graph_optimization:
-            opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         if adapter.kind == "cpu":
             # The CPU provider needs its arena: without it u2netp runs 1.35x slower here
             # (317 vs 233 ms). Memory patterns make the arena keep one ~465 MB block; without
@@ -225,12 +223,16 @@ class OrtBackend(Backend):
             if ep_device is None:
                 raise RuntimeError(f"{adapter.label}: plugin device is no longer listed")
             opts.add_provider_for_devices([ep_device], dict(adapter.options))
-            inner = ort.InferenceSession(str(model_path), sess_options=opts)
+            inner = ort.InferenceSession(
+                str(model_path), sess_options=opts,
+                disabled_optimizers=list(self.disabled_optimizers),
+            )
         else:
             inner = ort.InferenceSession(
                 str(model_path),
                 sess_options=opts,
                 providers=provider_entries(adapter, self.precision),
+                disabled_optimizers=list(self.disabled_optimizers),
             )
         return OrtSession(inner)
 

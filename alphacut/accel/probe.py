@@ -157,8 +157,8 @@ def model_sha256(path: Path) -> str:
 
 # Bump when alphacut changes how it opens sessions or judges probes, so results measured the
 # old way are measured again (2: the CPU provider got its memory arena back, 1.35x faster;
-# 3: per-model agreement tolerance).
-SESSION_SETUP = "3"
+# 3: per-model agreement tolerance; 4: per-model disabled graph transforms).
+SESSION_SETUP = "4"
 
 
 class ProbeCache:

@@ -135,13 +135,13 @@ def open_runner(
     backend: Backend | None = None,
     model_sha: str | None = None,
     precision: Precision = "fp32",
-    graph_optimization: bool = True,
+    disabled_optimizers: tuple[str, ...] = (),
 ) -> Runner:
     """Open a runner for ``model_path``.
 
     ``precision``: ``fp32`` (exact), or ``bf16`` for OpenVINO on CPUs with bf16 units;
-    it has no effect on other adapters (the runner notes that). ``graph_optimization``:
-    False for models ONNX Runtime's graph transforms would break (``ModelSpec`` says so).
+    it has no effect on other adapters (the runner notes that). ``disabled_optimizers``:
+    ONNX Runtime graph transforms that would break the model (``ModelSpec`` says which).
 
     ``provider``: ``auto`` (the best adapter for ``preference``), ``high-performance``,
     ``low-power``, ``cpu`` or ``KIND[:DEVICE]`` (``openvino:GPU``, ``cuda:1``, ``dml:0``).
@@ -153,7 +153,7 @@ def open_runner(
     model_path = Path(model_path)
     request = parse_provider(provider, preference)
     threads = threads or default_threads()
-    backend = backend or default_backend(precision, graph_optimization=graph_optimization)
+    backend = backend or default_backend(precision, disabled_optimizers=disabled_optimizers)
 
     if request.kind == "cpu":
         session = _cpu_session(backend, model_path, threads)

@@ -314,17 +314,17 @@ def request_adapter(
     reprobe: bool = False,
     threads: int | None = None,
     model_sha: str | None = None,
-    graph_optimization: bool = True,
+    disabled_optimizers: tuple[str, ...] = (),
     tolerance: float = MAX_ABS_DIFF,
 ) -> Selection:
     """Discover, probe (cached) and choose: the adapter to use for ``model_path``.
 
-    ``graph_optimization=False`` is for models ONNX Runtime's graph transforms would break
+    ``disabled_optimizers`` names ONNX Runtime graph transforms that would break the model
     (the catalogue says which); it only applies when no ``backend`` is given.
     """
     from alphacut.accel.threads import default_threads
 
-    backend = backend or default_backend(graph_optimization=graph_optimization)
+    backend = backend or default_backend(disabled_optimizers=disabled_optimizers)
     discovery = backend.discover()
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
     adapters = probe_adapters(
@@ -334,11 +334,13 @@ def request_adapter(
     return choose(adapters, preference, allow=allow, deny=deny)
 
 
-def default_backend(precision: Precision = "fp32", *, graph_optimization: bool = True) -> Backend:
+def default_backend(
+    precision: Precision = "fp32", *, disabled_optimizers: tuple[str, ...] = ()
+) -> Backend:
     """The real ONNX Runtime backend (``precision`` applies to OpenVINO on a CPU)."""
     from alphacut.accel.ort_backend import OrtBackend
 
-    return OrtBackend(precision=precision, graph_optimization=graph_optimization)
+    return OrtBackend(precision=precision, disabled_optimizers=disabled_optimizers)
 
 
 def default_probe_cache(discovery: Discovery) -> ProbeCache:

@@ -275,7 +275,7 @@ def run_hardware_bench(
                 start = time.perf_counter()
                 runner = open_runner(
                     path, provider=requested, strict=True, threads=settings.threads,
-                    backend=backend, graph_optimization=spec.graph_optimization,
+                    backend=backend, disabled_optimizers=spec.disabled_optimizers,
                 )
                 result.session_create_ms = (time.perf_counter() - start) * 1000
         except (AlphacutError, OSError) as exc:

@@ -13,9 +13,11 @@ accumulation); ``--exclude`` writes one model. Needs the optional ``onnx`` packa
 
 Findings (ecssd-dev, photos 0001-0030 calibrate, 0031-0100 evaluate): keeping only conv 97
 (the last conv of decoder stage 2) fp32 gives MAE 0.0306 against fp32's 0.0304. The model
-must run with ONNX Runtime's graph optimisation disabled: ORT's own transforms corrupt QDQ
-graphs that keep a conv fp32 (mask difference 0.6). On OpenVINO that costs nothing, because
-OpenVINO compiles the QDQ graph itself; on the CPU EP it leaves a slow fake-quant graph.
+must run without ONNX Runtime's ``WeightBiasQuantization`` transform, which corrupts QDQ graphs
+that keep a conv fp32 (mask difference 0.64; found by disabling ORT's level-1 transforms one at
+a time). With only that one off, the CPU EP still fuses the graph into int8 kernels (109 ms
+per run against 248 ms for fp32) and OpenVINO compiles it itself (68 ms). The catalogue's
+``u2netp-int8`` entry carries this as ``disabled_optimizers``.
 Run ``python -m alphacut.bench.quantize --help``.
 """
 

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     flavours = check_flavours()
     spec = get_model(args.model)
     threads = args.threads or default_threads()
-    backend = default_backend(graph_optimization=spec.graph_optimization)
+    backend = default_backend(disabled_optimizers=spec.disabled_optimizers)
     discovery = backend.discover()
     cache = default_probe_cache(discovery)
 

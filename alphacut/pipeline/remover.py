@@ -131,15 +131,8 @@ class Remover:
             threads=threads,
             model_sha=spec.sha256,
             precision=precision,
-            graph_optimization=spec.graph_optimization,
+            disabled_optimizers=spec.disabled_optimizers,
         )
-        if not spec.graph_optimization and runner.adapter.kind != "openvino":
-            # Without ORT's graph transforms a QDQ model runs as fake-quantised fp32 (1.35x
-            # slower than u2netp on the CPU provider here); OpenVINO compiles it to int8.
-            runner.notes.append(
-                f"{spec.name} is fast only on OpenVINO; on {runner.adapter.label} it runs "
-                "slower than its fp32 original"
-            )
         if precision != "fp32" and not honours_precision(runner.adapter):
             runner.notes.append(
                 f"{precision} applies to OpenVINO on a CPU; {runner.adapter.label} runs fp32"

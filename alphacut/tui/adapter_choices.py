@@ -49,7 +49,7 @@ def probe_all(
     model_path: Path,
     *,
     reprobe: bool = False,
-    graph_optimization: bool = True,
+    disabled_optimizers: tuple[str, ...] = (),
     tolerance: float = 1e-3,
 ) -> ProbeReport:
     """Discover and probe every adapter for ``model_path`` (cached unless ``reprobe``)."""
@@ -57,7 +57,7 @@ def probe_all(
 
     try:
         selection = request_adapter(
-            model_path, reprobe=reprobe, graph_optimization=graph_optimization,
+            model_path, reprobe=reprobe, disabled_optimizers=disabled_optimizers,
             tolerance=tolerance,
         )
     except AlphacutError as exc:

@@ -567,7 +567,7 @@ class MainScreen(Screen[None]):
 
             spec = get_model(self.session.settings.model)
             report = probe_all(
-                model_path, reprobe=reprobe, graph_optimization=spec.graph_optimization,
+                model_path, reprobe=reprobe, disabled_optimizers=spec.disabled_optimizers,
                 tolerance=spec.probe_tolerance,
             )
         self.post_message(msg.ProbesDone(report))
