@@ -218,21 +218,22 @@ class OrtBackend(Backend):
             # DirectML does not support memory patterns or parallel execution.
             opts.enable_mem_pattern = False
             opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        # Only models that need it name transforms to skip (see ModelSpec.disabled_optimizers).
+        extra: dict[str, Any] = {}
+        if self.disabled_optimizers:
+            extra["disabled_optimizers"] = list(self.disabled_optimizers)
         if adapter.plugin:
             ep_device = self._ep_devices.get(adapter.key)
             if ep_device is None:
                 raise RuntimeError(f"{adapter.label}: plugin device is no longer listed")
             opts.add_provider_for_devices([ep_device], dict(adapter.options))
-            inner = ort.InferenceSession(
-                str(model_path), sess_options=opts,
-                disabled_optimizers=list(self.disabled_optimizers),
-            )
+            inner = ort.InferenceSession(str(model_path), sess_options=opts, **extra)
         else:
             inner = ort.InferenceSession(
                 str(model_path),
                 sess_options=opts,
                 providers=provider_entries(adapter, self.precision),
-                disabled_optimizers=list(self.disabled_optimizers),
+                **extra,
             )
         return OrtSession(inner)
 
