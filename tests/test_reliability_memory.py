@@ -78,3 +78,7 @@ def test_same_benchmark_through_alphacut_bench_memory(
     assert cli_main([*args, "--json", "--max-growth-mb", "100000"]) == 0
     record = json.loads(capsys.readouterr().out)
     assert record["images"] == 3 and record["warmup"] == 1
+    # By default it measures the adapter 'alphacut remove' would use.
+    from alphacut.pipeline.remover import Remover
+
+    assert record["provider"] == Remover.open("u2netp").provider
