@@ -70,9 +70,9 @@ class ModelSpec:
     # fuses the rest into int8 kernels.
     disabled_optimizers: tuple[str, ...] = ()
     # The largest difference from the CPU provider's outputs a probe accepts on the fixed
-    # probe input. fp32 providers agree to ~1e-5; int8 kernels (OpenVINO) differ from the CPU
-    # provider's fake-quantised run by up to 0.19 on single pixels (mean 0.003-0.02), while
-    # a broken provider is off by ~0.5 or gives NaN.
+    # probe input. fp32 providers agree to ~1e-5; OpenVINO's int8 kernels differ from the CPU
+    # provider's by up to ~0.2 on single pixels (mean 0.003 on the output used), while a
+    # broken provider is off by ~0.5 or gives NaN.
     probe_tolerance: float = 1e-3
 
 

@@ -8,19 +8,18 @@ refuses any result whose sha256 differs from the catalogue's.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 from alphacut.errors import ModelError
+from alphacut.models.fetch import sha256_file
 
 
 @dataclass(frozen=True)
 class DerivedRecipe:
-    """How one derived model is made from its base model."""
+    """How one derived model is made from its base model (``RECIPES`` names it)."""
 
-    name: str
     ranges_file: str  # under alphacut/models/data/
     ranges_sha256: str
     exclude: tuple[str, ...]  # convolutions kept in fp32
@@ -28,7 +27,6 @@ class DerivedRecipe:
 
 RECIPES: dict[str, DerivedRecipe] = {
     "int8-conv97": DerivedRecipe(
-        name="int8-conv97",
         ranges_file="u2netp-int8-ranges.json",
         ranges_sha256="3874e3222618a687643fd94fd66390f821e1ccd676739accdb5d711ee1a7af49",
         exclude=("conv:97",),
@@ -51,7 +49,7 @@ def build(recipe_name: str, base: Path, dest: Path) -> None:
 
     ranges = resources.files("alphacut.models") / "data" / recipe.ranges_file
     with resources.as_file(ranges) as ranges_path:
-        digest = hashlib.sha256(Path(ranges_path).read_bytes()).hexdigest()
+        digest = sha256_file(Path(ranges_path))
         if digest != recipe.ranges_sha256:
             raise ModelError(f"{recipe.ranges_file}: sha256 {digest} does not match the pin")
         build_from_ranges(base, Path(ranges_path), dest, QuantRecipe(exclude=recipe.exclude))

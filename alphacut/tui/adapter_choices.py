@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from alphacut.accel.probe import MAX_ABS_DIFF
 from alphacut.errors import AlphacutError
 
 
@@ -50,7 +51,7 @@ def probe_all(
     *,
     reprobe: bool = False,
     disabled_optimizers: tuple[str, ...] = (),
-    tolerance: float = 1e-3,
+    tolerance: float = MAX_ABS_DIFF,
 ) -> ProbeReport:
     """Discover and probe every adapter for ``model_path`` (cached unless ``reprobe``)."""
     from alphacut.accel import request_adapter
