@@ -27,7 +27,7 @@ args = sys.argv[1:]
 assert args[0] == "p" and args[1] == "-m"
 model, rest = args[2], args[3:]
 only_mask = "-om" in rest
-src, dst = [Path(a) for a in rest if a != "-om"]
+src, dst = [Path(a) for a in rest if a not in ("-om", "-a")]
 if not (Path(os.environ["U2NET_HOME"]) / f"{model}.onnx").is_file():
     sys.exit("model missing from U2NET_HOME")
 dst.mkdir(parents=True, exist_ok=True)
@@ -207,6 +207,25 @@ def test_vs_rembg_interleaves_and_counts_outputs(
     data = json.loads(json.dumps(report.as_dict()))
     assert data["images"] == 3 and data["tools"]["rembg"]["images_per_s"] > 0
     assert data["mean_megapixels"] == pytest.approx(60 * 40 / 1e6, abs=0.01)
+
+
+@pytest.mark.parametrize(("alpha_matting", "refine"), [(False, "none"), (True, "matting")])
+def test_vs_rembg_compares_the_same_job(
+    fake_rembg: Path, home_with_model: Path, tmp_path: Path, alpha_matting: bool, refine: str
+) -> None:
+    from alphacut.bench.throughput import ThroughputSettings, run_vs_rembg
+
+    script = tmp_path / "fake_alphacut.py"
+    script.write_text(FAKE_ALPHACUT)
+    report = run_vs_rembg(
+        ThroughputSettings(images=_folder_of_images(tmp_path, 1), runs=1,
+                           rembg_bin=str(fake_rembg), alpha_matting=alpha_matting,
+                           alphacut_command=(sys.executable, str(script))),
+    )
+    ours, theirs = report.tools["alphacut"].command, report.tools["rembg"].command
+    assert ours[ours.index("--refine") + 1] == refine
+    assert ("-a" in theirs) is alpha_matting
+    assert report.as_dict()["settings"]["alpha_matting"] is alpha_matting
 
 
 def test_vs_rembg_flags_runs_that_wrote_too_few_files(

@@ -116,3 +116,11 @@ def test_console_script_runs_as_subprocess(photo: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "o" / f"{photo.stem}.png").is_file()
+
+
+def test_refine_defaults_to_matting_and_none_is_the_fast_path() -> None:
+    from alphacut.cli import parse_args
+    from alphacut.commands.remove import remove_options
+
+    assert remove_options(parse_args(["remove", "in"])).refine == "matting"
+    assert remove_options(parse_args(["remove", "in", "--refine", "none"])).refine == "none"

@@ -119,15 +119,74 @@ def test_preload_imports_the_matting_library() -> None:
     assert "pymatting" in sys.modules
 
 
-def test_knn_solver_follows_the_photo_edge() -> None:
+@pytest.mark.parametrize("solver", ["knn", "cf"])
+def test_matting_solver_follows_the_photo_edge(solver: str) -> None:
     photo, truth, mask = disc_scene(1200, 800)
-    params = refine.MattingParams(solver="knn")
+    params = refine.MattingParams(solver=solver)  # type: ignore[arg-type]
     alpha = refine.refine_matting(mask, photo, params)
     assert alpha.mode == "L" and alpha.size == photo.size
     a = np.asarray(alpha)
     assert np.count_nonzero((a > 0) & (a < 255)) > 1200
     plain = sad(make_alpha(mask, photo, refine="none"), truth)
     assert sad(alpha, truth) < 0.3 * plain
+
+
+def strand_scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Working-size photo of thin light strands over a dark backdrop, a trimap, true alpha.
+
+    The strands cross a wide unknown band from the known foreground (a block of the same
+    colour) into known background: the case KNN matting is for.
+    """
+    h, w = 96, 128
+    truth = np.zeros((h, w), dtype=np.float32)
+    truth[:, :40] = 1.0
+    truth[8::12, 40:110] = 1.0  # one-pixel strands reaching into the band
+    fg, bg = np.array([0.9, 0.8, 0.3]), np.array([0.1, 0.2, 0.5])
+    image = truth[..., None] * fg + (1 - truth[..., None]) * bg
+    trimap = np.zeros((h, w))
+    trimap[:, :40] = 1.0
+    trimap[:, 40:112] = 0.5
+    return image, trimap, truth
+
+
+def test_knn_alpha_finds_strands_inside_a_wide_band() -> None:
+    image, trimap, truth = strand_scene()
+    alpha = refine.knn_alpha(image, trimap, refine.DEFAULT_MATTING)
+    assert alpha is not None
+    band = trimap == 0.5
+    # Known pixels keep their values exactly; unknown ones follow colour, not distance.
+    assert np.array_equal(alpha[~band], trimap[~band])
+    assert alpha[band & (truth == 1)].mean() > 0.8
+    assert alpha[band & (truth == 0)].mean() < 0.2
+    assert np.abs(alpha - truth)[band].mean() < 0.1
+
+
+def test_knn_alpha_gives_up_without_both_known_sides_or_convergence() -> None:
+    image, trimap, _ = strand_scene()
+    no_background = np.where(trimap == 0.0, 0.5, trimap)
+    assert refine.knn_alpha(image, no_background, refine.DEFAULT_MATTING) is None
+    stalled = refine.MattingParams(cg_maxiter=1)
+    assert refine.knn_alpha(image, trimap, stalled) is None
+    # solve_band then keeps the model's own values in the band.
+    mask = np.full(trimap.shape, 0.4, dtype=np.float32)
+    kept = refine.solve_band(image, trimap, mask, stalled)
+    assert np.allclose(kept[trimap == 0.5], 0.4) and np.all(kept[trimap == 1.0] == 1.0)
+
+
+def test_knn_graph_settings_must_pair_up() -> None:
+    with pytest.raises(ValueError, match="one entry per graph"):
+        refine.MattingParams(knn_neighbours=(20,), knn_spatial=(2.0, 0.1))
+
+
+def test_default_refine_is_matting_everywhere() -> None:
+    from alphacut.pipeline.matte import DEFAULT_REFINE
+    from alphacut.pipeline.remover import RemoveOptions
+
+    assert DEFAULT_REFINE == "matting" and RemoveOptions().refine == "matting"
+    photo, _, mask = disc_scene(640, 420)
+    by_default = np.asarray(make_alpha(mask, photo))
+    assert np.array_equal(by_default, np.asarray(refine.refine_matting(mask, photo)))
+    assert not np.array_equal(by_default, np.asarray(make_alpha(mask, photo, refine="none")))
 
 
 def test_unknown_matting_solver_is_rejected() -> None:

@@ -25,7 +25,8 @@ def register(sub: Any) -> None:
     p.add_argument("--dataset", type=Path, required=True, metavar="DIR")
     p.add_argument("--model", default="u2netp")
     p.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]")
-    p.add_argument("--refine", choices=REFINE_CHOICES, default="none")
+    p.add_argument("--refine", choices=REFINE_CHOICES, default=None,
+                   help="refine mode to score (default: the one 'alphacut remove' uses)")
     p.add_argument("--vs", choices=("rembg",), default=None, dest="vs",
                    help="also run rembg with the same model file on the same images")
     p.add_argument("--rembg-bin", default=None, metavar="PATH",
@@ -43,12 +44,13 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.bench.quality import QualitySettings, run_quality_bench
     from alphacut.bench.report import quality_table
     from alphacut.errors import ConfigError
+    from alphacut.pipeline.matte import DEFAULT_REFINE
 
     settings = QualitySettings(
         dataset=args.dataset,
         model=args.model,
         provider=args.provider,
-        refine=args.refine,
+        refine=args.refine or DEFAULT_REFINE,
         vs_rembg=args.vs == "rembg",
         rembg_bin=args.rembg_bin,
         masks_dir=args.masks_dir,

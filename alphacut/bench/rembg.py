@@ -75,12 +75,20 @@ def rembg_environment(home: Path) -> dict[str, str]:
 
 
 def rembg_folder_command(
-    executable: str, model: str, source: Path, dest: Path, *, only_mask: bool = False
+    executable: str,
+    model: str,
+    source: Path,
+    dest: Path,
+    *,
+    only_mask: bool = False,
+    alpha_matting: bool = False,
 ) -> list[str]:
-    """``rembg p -m MODEL [-om] IN OUT``."""
+    """``rembg p -m MODEL [-om] [-a] IN OUT``."""
     command = [executable, "p", "-m", model]
     if only_mask:
         command.append("-om")
+    if alpha_matting:
+        command.append("-a")
     return [*command, str(source), str(dest)]
 
 

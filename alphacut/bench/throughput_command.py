@@ -15,9 +15,11 @@ def register(sub: Any) -> None:
         "vs-rembg",
         help="images/s of 'alphacut remove' against 'rembg p' on the same folder",
         description=(
-            "Runs 'rembg p -m MODEL IN OUT' and 'alphacut remove IN -o OUT --model MODEL' "
-            "as separate processes, taking turns, with the same model file. Reports images/s "
-            "for both and the ratio (median of per-pair ratios, with min-max)."
+            "Runs 'rembg p -m MODEL IN OUT' and 'alphacut remove IN -o OUT --model MODEL "
+            "--refine none' (the same job: the model's mask, no matting) as separate "
+            "processes, taking turns, with the same model file. With --alpha-matting, rembg "
+            "-a against alphacut --refine matting. Reports images/s for both and the ratio "
+            "(median of per-pair ratios, with min-max)."
         ),
     )
     p.add_argument("--images", type=Path, required=True, metavar="DIR")
@@ -28,6 +30,9 @@ def register(sub: Any) -> None:
     p.add_argument("--alphacut-cmd", default=None, metavar="CMD",
                    help="command that runs 'alphacut remove' (default: this Python -m alphacut "
                         "remove)")
+    p.add_argument("--alpha-matting", action="store_true",
+                   help="compare rembg -a with alphacut --refine matting (the default "
+                        "compares both tools without matting)")
     p.add_argument("--alphacut-args", default="", metavar="ARGS",
                    help="extra arguments for alphacut remove, written with '=' because they "
                         "start with a dash: --alphacut-args='--provider cpu'")
@@ -50,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
         rembg_bin=args.rembg_bin,
         alphacut_command=tuple(shlex.split(args.alphacut_cmd)) if args.alphacut_cmd else (),
         alphacut_args=tuple(shlex.split(args.alphacut_args)),
+        alpha_matting=args.alpha_matting,
     )
     with step_progress("bench vs-rembg") as progress:
         report = run_vs_rembg(settings, on_progress=progress)

@@ -48,7 +48,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU inference threads (default: physical cores)")
     p.add_argument("--refine", choices=("none", "guided", "matting"), default=None,
-                   help="edge refinement at full resolution (default: the measured best)")
+                   help="edge refinement at full resolution (default: matting; none is fastest)")
     p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=None,
                    help="estimate true foreground colour at soft edges (changes edge RGB)")
     p.add_argument("--max-pixels", type=float, default=100.0, metavar="MP",

@@ -8,9 +8,11 @@ photo's real edges:
   photo's colours to alpha are fitted on a working-size copy (long side ``WORK_LONG_SIDE``),
   then interpolated and applied to the full-resolution photo strip by strip, so the only
   full-size buffers are the decoded RGB and the 8-bit alpha.
-* ``matting`` -- a trimap is built from the mask (band width scaled to the image), closed-form
-  matting (pymatting) solves alpha in the unknown band only, on the working-size crop around
-  the band, and the solution is carried to full resolution by the same guided upsampling.
+* ``matting`` -- a trimap is built from the mask (band width scaled to the image), KNN matting
+  solves alpha for the unknown band only, on a small working-size copy of the photo (the
+  band's pixels and the known pixels near them form the graph), and the solution is carried
+  to full resolution by the same guided upsampling. Closed-form matting (pymatting) is the
+  alternative solver.
 
 ``decontaminate`` replaces the colour of semi-transparent pixels with an estimate of the true
 foreground colour (pymatting's multilevel estimator), one tile at a time, touching only tiles
@@ -30,8 +32,10 @@ from scipy import ndimage
 # Coefficients are fitted at this size: large enough that the working photo still shows the
 # edges the 320-pixel mask blurred, small enough that the fit costs a fraction of a second.
 WORK_LONG_SIDE = 1024
-# Full-resolution rows processed at once: 256 rows of a 6000-pixel-wide photo need ~30 MB.
-STRIP_ROWS = 256
+# Full-resolution rows processed at once: 64 rows of a 6000-pixel-wide photo need ~8 MB.
+STRIP_ROWS = 64
+# Points per KNN query: bounds the query's scratch arrays to a few MB.
+KNN_QUERY_CHUNK = 8192
 # Foreground/background colours are estimated at this size, then corrected per pixel.
 DECONTAMINATE_LONG_SIDE = 1024
 # Weight of the smooth estimate against a pixel's own colour in the per-pixel step.
@@ -60,23 +64,38 @@ class MattingParams:
     # Half-width of the unknown band around the mask's 0.5 contour, in mask cells (one
     # model-output pixel scaled to the working size): the zone upsampling left uncertain.
     band_cells: float = 2.0
-    # Mask values outside [low, high] are taken as known background / foreground.
+    # Mask values at or below ``low`` are known background, at or above ``high`` known
+    # foreground; values between are unknown. The foreground side is stricter (0.9, not 0.95)
+    # because a region the model gives 0.9-0.95 is a solid part it is slightly unsure of
+    # (a dark head against dark trees): left unknown, colour alone decides it and punches
+    # holes. On the background side faint values are where stray hair lies, so 0.05 stays.
     low: float = 0.05
-    high: float = 0.95
-    # The solve runs at most at this long side (its cost grows with band area). Solving
-    # ~800-pixel photos at their own size (1024) measured no better on matting-dev than 512
-    # (SAD/1000 10.45 vs 10.35) at three times the cost: the error is in the trimap, not
-    # in the upsampling.
-    solve_long_side: int = 512
-    # "cf": closed-form matting (Levin et al.), propagates alpha through 3x3 colour-line
-    # windows -- fast, but only as far as the band reaches known pixels.
-    # "knn": KNN matting (Chen et al.), links each pixel to its nearest neighbours in
-    # colour-and-position space, so strands far from the known region find the colour of
-    # other strands. On matting-dev (u2netp, 512): SAD/1000 9.89 vs 10.35, MSE 0.0076 vs
-    # 0.0090, ecssd-dev MAE 0.0360 vs 0.0359, at ~2x the solve time.
-    solver: Literal["cf", "knn"] = "cf"
+    high: float = 0.9
+    # The solve runs at most at this long side. KNN matting measured better at lower
+    # resolution (its neighbourhoods reach further across gaps between strands) while
+    # hard-edged objects blur: matting-dev SAD/1000 9.80 / 9.53 / 9.46 at 512 / 384 / 320,
+    # ecssd-dev MAE 0.0348 / 0.0355 / 0.0362. 384 sits between, and keeps the solve to a
+    # fraction of a second whatever the photo's size.
+    solve_long_side: int = 384
+    # "knn": KNN matting (Chen et al., 2013). Each pixel is linked to its nearest neighbours
+    # in colour-and-position space, so a strand far from the known region still finds the
+    # colour of other strands; alpha is the harmonic solution with known pixels held fixed.
+    # "cf": closed-form matting (Levin et al., via pymatting), which propagates only through
+    # 3x3 colour-line windows: matting-dev SAD/1000 10.35 at 512 against knn's 9.53.
+    solver: Literal["knn", "cf"] = "knn"
+    # KNN graph: neighbour counts and the weight of position against colour (positions in
+    # units of the working image's long side, so the graph does not depend on where the band
+    # lies), as in pymatting's knn_laplacian: 20 neighbours near in colour and place, then
+    # 10 near in colour almost anywhere.
+    knn_neighbours: tuple[int, ...] = (20, 10)
+    knn_spatial: tuple[float, ...] = (2.0, 0.1)
+    # Known pixels within this fraction of the long side of the band join the graph: the
+    # colours the unknown pixels are compared with. Farther ones changed nothing measurable
+    # (matting-dev SAD/1000 9.57 at 0.05, 9.67 at 0.1) and cost time.
+    knn_reach: float = 0.05
     laplacian_eps: float = 1e-7
     cg_maxiter: int = 500
+    cg_tol: float = 1e-6
     # Guided upsampling of the solved alpha (radius in solve-size pixels): a small window
     # and weak regularisation keep the solved detail.
     upsample_radius: int = 2
@@ -85,6 +104,8 @@ class MattingParams:
     def __post_init__(self) -> None:
         if self.solver not in ("cf", "knn"):
             raise ValueError(f"unknown matting solver {self.solver!r} (expected cf or knn)")
+        if len(self.knn_neighbours) != len(self.knn_spatial):
+            raise ValueError("knn_neighbours and knn_spatial need one entry per graph")
 
 
 DEFAULT_GUIDED = GuidedParams()
@@ -260,50 +281,123 @@ def trimap_from_mask(mask: np.ndarray, half_width: int, params: MattingParams) -
     return trimap
 
 
-def _solve_crop(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray:
-    """Alpha for a float64 crop and its trimap with the configured pymatting solver."""
-    from pymatting import estimate_alpha_cf, estimate_alpha_knn
+def _solve_cf(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray | None:
+    """Closed-form alpha on the band's bounding box (pymatting); ``None`` if it cannot solve."""
+    from pymatting import estimate_alpha_cf
 
-    cg_kwargs = {"maxiter": params.cg_maxiter}
-    if params.solver == "knn":
-        return estimate_alpha_knn(image, trimap, cg_kwargs=cg_kwargs)
-    return estimate_alpha_cf(
-        image, trimap, laplacian_kwargs={"epsilon": params.laplacian_eps}, cg_kwargs=cg_kwargs
-    )
-
-
-def solve_band(
-    image: np.ndarray, trimap: np.ndarray, mask: np.ndarray, params: MattingParams
-) -> np.ndarray:
-    """Alpha in the unknown band (``params.solver``), solved on the band's bounding box only.
-
-    Where the band has nothing to propagate from (no known foreground or no known background
-    in the crop) or the solver does not converge, the model's own soft values are kept.
-    """
     unknown = trimap == 0.5
-    alpha = np.where(unknown, mask, trimap).astype(np.float32)
-    if not unknown.any():
-        return alpha
     ys, xs = np.nonzero(unknown)
     pad = 4
     y0, y1 = max(0, ys.min() - pad), min(trimap.shape[0], ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(trimap.shape[1], xs.max() + pad + 1)
     crop_trimap = trimap[y0:y1, x0:x1].astype(np.float64)
     if not ((crop_trimap == 1.0).any() and (crop_trimap == 0.0).any()):
-        return alpha
+        return None
     try:
-        solved = _solve_crop(image[y0:y1, x0:x1].astype(np.float64), crop_trimap, params)
+        solved = estimate_alpha_cf(
+            image[y0:y1, x0:x1].astype(np.float64),
+            crop_trimap,
+            laplacian_kwargs={"epsilon": params.laplacian_eps},
+            cg_kwargs={"maxiter": params.cg_maxiter},
+        )
     except ValueError:
         # pymatting raises ValueError when conjugate gradients do not converge.
-        return alpha
+        return None
+    alpha = trimap.astype(np.float32)
     alpha[y0:y1, x0:x1] = solved
     return alpha
+
+
+def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray | None:
+    """KNN matting: alpha for the trimap's unknown pixels, known pixels held at their values.
+
+    The graph holds the unknown pixels and the known ones within ``knn_reach`` of them; each
+    is joined to its nearest neighbours in (colour, weighted position) space, once per entry
+    of ``knn_neighbours``. With the symmetric graph Laplacian ``L = D - W`` split into unknown
+    (u) and known (k) parts, ``L_uu a_u = -L_uk a_k`` -- every unknown alpha is the mean of its
+    neighbours' -- is solved by Jacobi-preconditioned conjugate gradients. Returns ``None``
+    when no known foreground or background is in reach, or the solve does not converge.
+    """
+    import scipy.sparse
+    import scipy.sparse.linalg
+    from scipy.spatial import cKDTree
+
+    unknown = trimap == 0.5
+    long_side = max(trimap.shape)
+    reach = max(2.0, params.knn_reach * long_side)
+    ys, xs = np.nonzero(ndimage.distance_transform_edt(~unknown) <= reach)
+    values = trimap[ys, xs].astype(np.float64)
+    is_unknown = values == 0.5
+    if not ((values == 1.0).any() and (values == 0.0).any()):
+        return None
+    count = ys.size
+    colour = image[ys, xs].astype(np.float32)
+    position = np.stack([xs, ys], axis=1).astype(np.float32) / long_side
+    rows, cols = [], []
+    for neighbours, spatial in zip(params.knn_neighbours, params.knn_spatial, strict=True):
+        k = min(neighbours, count - 1)
+        features = np.concatenate([colour, position * spatial], axis=1)
+        tree = cKDTree(features)
+        # Queried in chunks so the float64 distances (discarded) never exist for all points
+        # at once; k + 1 because every point is its own nearest neighbour.
+        for start in range(0, count, KNN_QUERY_CHUNK):
+            _, nearest = tree.query(features[start : start + KNN_QUERY_CHUNK], k=k + 1, workers=-1)
+            cols.append(nearest[:, 1:].astype(np.int32).ravel())
+        rows.append(np.repeat(np.arange(count, dtype=np.int32), k))
+    # Both directions of every link at once: the symmetric weight matrix in one build
+    # (int32 indices, float32 weights -- a large band has millions of links).
+    row, col = np.concatenate(rows + cols), np.concatenate(cols + rows)
+    del rows, cols
+    weights = scipy.sparse.csr_matrix(
+        (np.ones(row.size, dtype=np.float32), (row, col)), shape=(count, count)
+    )
+    del row, col
+    degree = np.asarray(weights.sum(axis=1), dtype=np.float64).ravel()
+    # L = D - W restricted to the unknown rows: L_uu = D_u - W_uu and -L_uk = W_uk.
+    unknown_rows = weights[is_unknown]
+    del weights
+    system = (
+        scipy.sparse.diags(degree[is_unknown]) - unknown_rows[:, is_unknown].astype(np.float64)
+    ).tocsr()
+    rhs = unknown_rows[:, ~is_unknown] @ values[~is_unknown]
+    del unknown_rows
+    solution, info = scipy.sparse.linalg.cg(
+        system,
+        rhs,
+        x0=np.full(int(is_unknown.sum()), 0.5),
+        M=scipy.sparse.diags(1.0 / np.maximum(system.diagonal(), 1e-12)),
+        rtol=params.cg_tol,
+        maxiter=params.cg_maxiter,
+    )
+    if info != 0:
+        return None
+    alpha = trimap.astype(np.float32)
+    alpha[ys[is_unknown], xs[is_unknown]] = np.clip(solution, 0.0, 1.0)
+    return alpha
+
+
+def solve_band(
+    image: np.ndarray, trimap: np.ndarray, mask: np.ndarray, params: MattingParams
+) -> np.ndarray:
+    """Alpha in the trimap's unknown band with ``params.solver``; known pixels stay 0 or 1.
+
+    Where the band has nothing to propagate from (no known foreground or no known background
+    nearby) or the solver does not converge, the model's own soft values are kept.
+    """
+    fallback = np.where(trimap == 0.5, mask, trimap).astype(np.float32)
+    if not (trimap == 0.5).any():
+        return fallback
+    if params.solver == "knn":
+        solved = knn_alpha(image, trimap, params)
+    else:
+        solved = _solve_cf(image, trimap, params)
+    return fallback if solved is None else solved
 
 
 def refine_matting(
     mask: np.ndarray, rgb: Image.Image, params: MattingParams = DEFAULT_MATTING
 ) -> Image.Image:
-    """Trimap from the mask, closed-form matting in the band, guided upsampling to full size."""
+    """Trimap from the mask, matting in the band (``params.solver``), guided upsampling."""
     size = working_size(rgb.size, params.solve_long_side)
     image = shrink_rgb(rgb, size)
     target = resize_float(mask, size)
@@ -317,10 +411,11 @@ def refine_matting(
 
 
 def preload() -> None:
-    """Import pymatting and load its cached numba kernels before the first refined image.
+    """Import pymatting and load its cached numba kernels before the first image needs them.
 
-    That import costs a few seconds (most of the first ``matting`` call); a UI or batch
-    can run this in a background thread while the model session opens.
+    Only ``decontaminate`` (and the optional ``cf`` solver) use pymatting. Its import costs
+    a few seconds; a UI or batch can run this in a background thread while the model
+    session opens.
     """
     import pymatting  # noqa: F401
 

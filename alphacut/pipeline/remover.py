@@ -15,7 +15,7 @@ from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
 from alphacut.models.store import ModelStore
 from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
-from alphacut.pipeline.matte import RefineMode, make_alpha
+from alphacut.pipeline.matte import DEFAULT_REFINE, RefineMode, make_alpha
 
 
 @dataclass
@@ -64,12 +64,12 @@ class Cutout:
 class RemoveOptions:
     """How masks are turned into alpha.
 
-    Defaults are the fast path. Measured with ``alphacut bench quality``: ``matting`` lowers
-    matting-dev SAD/1000 from 12.47 to 10.35 but raises ecssd-dev MAE from 0.0353 to 0.0359,
-    and with ``decontaminate`` adds seconds per camera-size photo, so both are opt-in.
+    ``refine`` defaults to :data:`~alphacut.pipeline.matte.DEFAULT_REFINE` (matting), chosen by
+    measurement; ``"none"`` is the fast path. ``decontaminate`` changes the colour of edge
+    pixels and costs about a second per camera-size photo, so it is opt-in.
     """
 
-    refine: RefineMode = "none"
+    refine: RefineMode = DEFAULT_REFINE
     decontaminate: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
 
@@ -94,7 +94,7 @@ class Remover:
         self.runner = runner
         self.options = options or RemoveOptions()
         self.recipe: Recipe = recipe_for(spec)
-        if self.options.refine == "matting" or self.options.decontaminate:
+        if self.options.decontaminate:
             # pymatting's import takes seconds; pay it while the first image decodes.
             import threading
 
