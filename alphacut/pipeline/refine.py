@@ -311,6 +311,20 @@ def _solve_cf(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
     return alpha
 
 
+def _nearest_neighbours(features: np.ndarray, k: int) -> np.ndarray:
+    """``(n, k)`` int32 indices of each point's ``k`` nearest other points."""
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(features)
+    # Queried in chunks so the float64 distances (discarded) never exist for all points at
+    # once; k + 1 because every point is its own nearest neighbour.
+    chunks = [
+        tree.query(features[start : start + KNN_QUERY_CHUNK], k=k + 1, workers=-1)[1]
+        for start in range(0, len(features), KNN_QUERY_CHUNK)
+    ]
+    return np.concatenate([chunk[:, 1:].astype(np.int32) for chunk in chunks])
+
+
 def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray | None:
     """KNN matting: alpha for the trimap's unknown pixels, known pixels held at their values.
 
@@ -323,7 +337,6 @@ def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
     """
     import scipy.sparse
     import scipy.sparse.linalg
-    from scipy.spatial import cKDTree
 
     unknown = trimap == 0.5
     long_side = max(trimap.shape)
@@ -336,25 +349,26 @@ def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
     count = ys.size
     colour = image[ys, xs].astype(np.float32)
     position = np.stack([xs, ys], axis=1).astype(np.float32) / long_side
-    rows, cols = [], []
+    links = []
     for neighbours, spatial in zip(params.knn_neighbours, params.knn_spatial, strict=True):
-        k = min(neighbours, count - 1)
         features = np.concatenate([colour, position * spatial], axis=1)
-        tree = cKDTree(features)
-        # Queried in chunks so the float64 distances (discarded) never exist for all points
-        # at once; k + 1 because every point is its own nearest neighbour.
-        for start in range(0, count, KNN_QUERY_CHUNK):
-            _, nearest = tree.query(features[start : start + KNN_QUERY_CHUNK], k=k + 1, workers=-1)
-            cols.append(nearest[:, 1:].astype(np.int32).ravel())
-        rows.append(np.repeat(np.arange(count, dtype=np.int32), k))
-    # Both directions of every link at once: the symmetric weight matrix in one build
-    # (int32 indices, float32 weights -- a large band has millions of links).
-    row, col = np.concatenate(rows + cols), np.concatenate(cols + rows)
-    del rows, cols
-    weights = scipy.sparse.csr_matrix(
-        (np.ones(row.size, dtype=np.float32), (row, col)), shape=(count, count)
+        links.append(_nearest_neighbours(features, min(neighbours, count - 1)))
+    # Row i of the directed graph holds i's neighbours from every pass, so it is built as CSR
+    # directly (no sort); adding its transpose makes it symmetric.
+    neighbours_of = np.concatenate(links, axis=1)
+    del links
+    per_row = neighbours_of.shape[1]
+    directed = scipy.sparse.csr_matrix(
+        (
+            np.ones(neighbours_of.size, dtype=np.float32),
+            neighbours_of.ravel(),
+            np.arange(0, count * per_row + 1, per_row),
+        ),
+        shape=(count, count),
     )
-    del row, col
+    del neighbours_of
+    weights = (directed + directed.T).tocsr()
+    del directed
     degree = np.asarray(weights.sum(axis=1), dtype=np.float64).ravel()
     # L = D - W restricted to the unknown rows: L_uu = D_u - W_uu and -L_uk = W_uk.
     unknown_rows = weights[is_unknown]
