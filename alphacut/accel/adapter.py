@@ -135,10 +135,10 @@ class Adapter:
         }
 
 
-
 def honours_precision(adapter: Adapter) -> bool:
     """Whether ``precision`` changes how ``adapter`` computes: only OpenVINO on a CPU does."""
     return adapter.kind == "openvino" and adapter.device.upper().startswith("CPU")
+
 
 CPU_ADAPTER = Adapter(provider="CPUExecutionProvider", is_fallback=True)
 

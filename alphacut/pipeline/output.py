@@ -161,14 +161,11 @@ def save_output(
 ) -> int:
     """Compose and write one output atomically; returns its size in bytes.
 
-    A plain RGBA PNG cutout skips composing: the encoder interleaves RGB and alpha band by
-    band, saving a full-size copy of the photo.
+    A plain RGBA cutout skips composing and hands RGB and alpha to the encoder: the PNG
+    encoder interleaves them band by band, saving a full-size copy of the photo.
     """
-    plain_png = (
-        options.format == "png" and not options.mask_only and options.bg is None
-        and background is None
-    )
-    if plain_png:
+    plain_cutout = not options.mask_only and options.bg is None and background is None
+    if plain_cutout:
         rgb, alpha, _ = _crop_to_subject(rgb, alpha, None, options.crop_margin)
         return write_atomic(rgb, path, options, alpha=alpha)
     return write_atomic(render(rgb, alpha, options, background=background), path, options)

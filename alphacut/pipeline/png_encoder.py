@@ -88,13 +88,13 @@ def write_png(
             count = rows * width
             rgb_words_buffer[: count * 3] = pixels.reshape(-1)
             rgb_words = np.ndarray((count,), dtype="<u4", buffer=rgb_words_buffer, strides=(3,))
-            out = rgba_words[:count]
-            np.bitwise_and(rgb_words, 0x00FFFFFF, out=out)
+            rgba = rgba_words[:count]
+            np.bitwise_and(rgb_words, 0x00FFFFFF, out=rgba)
             band_alpha = np.asarray(alpha.crop(box), dtype=np.uint8).reshape(-1)
             np.left_shift(band_alpha, 24, out=alpha_words[:count], dtype="<u4")
-            np.bitwise_or(out, alpha_words[:count], out=out)
+            np.bitwise_or(rgba, alpha_words[:count], out=rgba)
             if clear_hidden:
-                np.multiply(out, band_alpha != 0, out=out, casting="unsafe")
+                np.multiply(rgba, band_alpha != 0, out=rgba, casting="unsafe")
             band = interleaved[:rows].reshape(rows, row_bytes)
         elif clear_hidden and channels == 4:
             words = pixels.reshape(-1).view("<u4")
@@ -103,15 +103,15 @@ def write_png(
             band = interleaved[:rows].reshape(rows, row_bytes)
         else:
             band = pixels.reshape(rows, row_bytes)
-        out = filtered[:rows]
+        band_filtered = filtered[:rows]
         # uint8 arithmetic wraps modulo 256, exactly as the PNG Up filter is defined.
         if previous is None:
-            out[0, 1:] = band[0]
+            band_filtered[0, 1:] = band[0]
         else:
-            np.subtract(band[0], previous, out=out[0, 1:])
-        np.subtract(band[1:], band[:-1], out=out[1:, 1:])
+            np.subtract(band[0], previous, out=band_filtered[0, 1:])
+        np.subtract(band[1:], band[:-1], out=band_filtered[1:, 1:])
         previous = band[-1].copy()
-        pending += compressor.compress(out.data)
+        pending += compressor.compress(band_filtered.data)
         if len(pending) >= _IDAT_BYTES:
             _chunk(fh, b"IDAT", pending)
             pending = bytearray()
