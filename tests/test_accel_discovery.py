@@ -15,6 +15,7 @@ import pytest
 from alphacut.accel.adapter import Adapter
 from alphacut.accel.ort_backend import (
     OrtBackend,
+    _register_plugins,
     adapter_from_ep_device,
     missing_device_node,
     provider_entries,
@@ -198,9 +199,6 @@ def test_installed_plugin_packages_are_registered(monkeypatch):
 
     registered: list[tuple[str, str]] = []
     fake = FakeOrt(["OpenVINOExecutionProvider", "CPUExecutionProvider"], [])
-    backend = _backend_with(fake)
-    backend._plugins.clear()
-    backend._notes.clear()
     fake.register_execution_provider_library = lambda name, path: registered.append((name, path))
     webgpu = ModuleType("onnxruntime_ep_webgpu")
     webgpu.get_ep_name = lambda: "WebGpuExecutionProvider"
@@ -213,9 +211,28 @@ def test_installed_plugin_packages_are_registered(monkeypatch):
     installed = {"onnxruntime-ep-webgpu", "onnxruntime-ep-openvino"}
     monkeypatch.setattr(metadata, "distributions",
                         lambda name=None: [object()] if name in installed else [])
-    backend._register_plugins()
+    plugins, notes = _register_plugins(fake)
     assert registered == [("onnxruntime_ep_webgpu", "/opt/libwebgpu_ep.so")]
-    assert backend._plugins == ["onnxruntime-ep-webgpu"]
+    assert plugins == ["onnxruntime-ep-webgpu"]
     # The OpenVINO plugin is not loaded next to a flavour that has OpenVINO built in.
-    assert backend._notes == ["onnxruntime-ep-openvino ignored: OpenVINOExecutionProvider "
-                              "is built in"]
+    assert notes == ["onnxruntime-ep-openvino ignored: OpenVINOExecutionProvider "
+                     "is built in"]
+
+
+def test_logger_and_plugins_are_set_up_once_per_process(monkeypatch, tmp_path):
+    from alphacut.accel.model_options import ModelOptions
+
+    fake = FakeOrt(["CPUExecutionProvider"], [])
+    severities: list[int] = []
+    registered: list[str] = []
+    fake.set_default_logger_severity = severities.append
+    fake.register_execution_provider_library = lambda name, path: registered.append(name)
+    monkeypatch.setitem(sys.modules, "onnxruntime", fake)
+    first = OrtBackend(environ={"ALPHACUT_ORT_LOG": "3"})
+    bf16 = first.for_model(ModelOptions(tmp_path / "m.onnx", precision="bf16",
+                                        disabled_optimizers=("X",)))
+    again = OrtBackend(environ={"ALPHACUT_ORT_LOG": "3"})
+    assert severities == [3] and registered == []
+    assert (bf16.precision, bf16.disabled_optimizers) == ("bf16", ("X",))
+    assert first.for_model(ModelOptions(tmp_path / "m.onnx")) is first
+    assert again.precision == "fp32" and again._ort is fake

@@ -9,6 +9,7 @@ import pytest
 
 from alphacut.accel import ProbeCache, open_runner
 from alphacut.accel.fake import FakeBackend, FakeDevice
+from alphacut.accel.model_options import ModelOptions
 from alphacut.errors import ProviderError
 
 MODEL = Path("fake-model.onnx")  # the fake backend never reads it
@@ -20,8 +21,8 @@ def _tensor(seed: int) -> np.ndarray:
 
 def _open(backend: FakeBackend, tmp_path: Path, **kwargs):
     return open_runner(
-        MODEL, backend=backend, probe_cache=ProbeCache(tmp_path, backend.version),
-        model_sha="0" * 64, threads=1, **kwargs,
+        ModelOptions(MODEL, sha256="0" * 64), backend=backend,
+        probe_cache=ProbeCache(tmp_path, backend.version), threads=1, **kwargs,
     )
 
 
@@ -136,13 +137,14 @@ def test_batch_goes_on_through_a_device_loss(tmp_path):
     gpu = FakeDevice("DmlExecutionProvider", device="0", discrete=True, fail_on_run=3,
                      run_error="device hung")
     backend = FakeBackend(devices=[gpu], input_shape=(1, 3, size, size))
-    runner = _open(backend, tmp_path / "probes")
+    remover = Remover.open("u2netp", model_path=MODEL, backend=backend, threads=1)
+    runner = remover.runner
     jobs = []
     for i in range(5):
         src = tmp_path / f"in{i}.png"
         Image.new("RGB", (40 + i, 30), (40 * i, 90, 200)).save(src)
         jobs.append(Job(src, tmp_path / "out" / f"in{i}.png"))
-    results = list(BatchRunner(Remover(spec, runner), OutputOptions()).run(jobs))
+    results = list(BatchRunner(remover, OutputOptions()).run(jobs))
     assert [r.status for r in results] == ["done"] * 5
     assert all(job.dest.is_file() for job in jobs)
     assert runner.fallback_events[0].describe(len(jobs)) == (

@@ -9,6 +9,7 @@ import pytest
 from alphacut.accel import CPU_ADAPTER, ProbeCache, open_runner, request_adapter
 from alphacut.accel.adapter import Adapter, ProbeResult
 from alphacut.accel.fake import FakeBackend, FakeDevice
+from alphacut.accel.model_options import MAX_ABS_DIFF, ModelOptions
 from alphacut.accel.selection import choose, matches, parse_provider, rank
 from alphacut.errors import ProviderError
 
@@ -20,15 +21,16 @@ def _cache(tmp_path: Path, backend: FakeBackend) -> ProbeCache:
     return ProbeCache(tmp_path / "probes", backend.version)
 
 
-def _request(backend: FakeBackend, tmp_path: Path, **kwargs):
-    return request_adapter(MODEL, backend=backend, probe_cache=_cache(tmp_path, backend),
-                           model_sha=SHA, threads=1, **kwargs)
+def _request(backend: FakeBackend, tmp_path: Path, tolerance: float = MAX_ABS_DIFF, **kwargs):
+    return request_adapter(ModelOptions(MODEL, sha256=SHA, tolerance=tolerance),
+                           backend=backend, probe_cache=_cache(tmp_path, backend),
+                           threads=1, **kwargs)
 
 
 def _open(backend: FakeBackend, tmp_path: Path, **kwargs):
     kwargs.setdefault("threads", 1)
-    return open_runner(MODEL, backend=backend, probe_cache=_cache(tmp_path, backend),
-                       model_sha=SHA, **kwargs)
+    return open_runner(ModelOptions(MODEL, sha256=SHA), backend=backend,
+                       probe_cache=_cache(tmp_path, backend), **kwargs)
 
 
 def _zoo() -> list[FakeDevice]:

@@ -420,18 +420,17 @@ async def test_preview_latency_12mp(tmp_path: Path, remover) -> None:
 @sync
 async def test_runtime_fallback_is_shown(photo_dir: Path, tmp_path: Path) -> None:
     """An accelerator lost mid-batch: the batch finishes on CPU and the panel says so."""
-    from alphacut.accel import ProbeCache, open_runner
     from alphacut.accel.fake import FakeBackend, FakeDevice
-    from alphacut.models.catalogue import get_model
+    from alphacut.paths import AppPaths
     from alphacut.pipeline.remover import Remover
 
     gpu = FakeDevice("DmlExecutionProvider", device="1", fail_on_run=2,
                      run_error="device removed (DXGI_ERROR_DEVICE_REMOVED)")
     backend = FakeBackend(devices=[gpu], input_shape=(1, 3, 320, 320))
-    runner = open_runner(tmp_path / "model.onnx", backend=backend,
-                         probe_cache=ProbeCache(tmp_path / "probes", backend.version),
-                         model_sha="0" * 64, threads=1)
-    fake_remover = Remover(get_model("u2netp"), runner)
+    paths = AppPaths(cache=tmp_path / "cache", config=tmp_path / "config", data=tmp_path / "data")
+    fake_remover = Remover.open("u2netp", model_path=tmp_path / "model.onnx", backend=backend,
+                                threads=1, paths=paths)
+    assert list(paths.probes.glob("*.json"))  # the probe cache honours paths
     app = make_app(photo_dir, fake_remover, tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         screen = main_screen(app)

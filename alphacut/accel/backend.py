@@ -13,11 +13,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from alphacut.accel.adapter import Adapter
+
+if TYPE_CHECKING:
+    from alphacut.accel.model_options import ModelOptions
 
 
 class Session(Protocol):
@@ -76,6 +79,11 @@ class Backend(ABC):
 
         It does not check where the session landed; callers verify ``providers()[0]``.
         """
+
+    def for_model(self, model: ModelOptions) -> Backend:
+        """This backend, configured for ``model``'s session options (precision, disabled
+        graph transforms). Backends without such options, like the fake one, return self."""
+        return self
 
     def discover(self) -> Discovery:
         """Runtime facts plus every candidate adapter, the CPU fallback last."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -22,12 +23,55 @@ from alphacut.accel.adapter import (
 )
 from alphacut.accel.backend import Backend, RuntimeInfo
 from alphacut.accel.flavours import installed_flavours
+from alphacut.accel.model_options import ModelOptions
 
 # Plugin EP packages: (distribution, import name). Registered only when installed.
 PLUGIN_PACKAGES: tuple[tuple[str, str], ...] = (
     ("onnxruntime-ep-webgpu", "onnxruntime_ep_webgpu"),
     ("onnxruntime-ep-openvino", "onnxruntime_ep_openvino"),
 )
+
+
+@functools.cache
+def _prepare_runtime(ort: Any, log_severity: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Set ORT's logger and register plugin EPs: once per process, as ORT keeps both globally.
+
+    Returns the registered plugin distributions and notes about ones that were not.
+    """
+    # ORT prints its own errors (e.g. "Device GPU is not available") to stderr before
+    # silently using CPU; alphacut reports every failure itself, and stray stderr
+    # lines would corrupt the terminal UI. ALPHACUT_ORT_LOG=0..4 brings them back.
+    ort.set_default_logger_severity(log_severity)
+    plugins, notes = _register_plugins(ort)
+    return tuple(plugins), tuple(notes)
+
+
+def _register_plugins(ort: Any) -> tuple[list[str], list[str]]:
+    import importlib
+    import importlib.metadata as metadata
+
+    plugins: list[str] = []
+    notes: list[str] = []
+    if not hasattr(ort, "register_execution_provider_library"):
+        return plugins, notes
+    available = set(ort.get_available_providers())
+    for dist, module_name in PLUGIN_PACKAGES:
+        if not any(True for _ in metadata.distributions(name=dist)):
+            continue
+        try:
+            module = importlib.import_module(module_name)
+            if module.get_ep_name() in available:
+                # The flavour already has this EP built in (onnxruntime-openvino);
+                # two copies of one EP in a process fight over the same devices.
+                notes.append(f"{dist} ignored: {module.get_ep_name()} is built in")
+                continue
+            ort.register_execution_provider_library(module_name, module.get_library_path())
+        except Exception as exc:
+            if "already registered" not in str(exc):
+                notes.append(f"{dist}: cannot register: {_first_line(exc)}")
+                continue
+        plugins.append(dist)
+    return plugins, notes
 
 
 class OrtSession:
@@ -70,41 +114,19 @@ class OrtBackend(Backend):
         self.precision: Precision = precision
         self.disabled_optimizers = tuple(disabled_optimizers)
         self._env = os.environ if environ is None else environ
-        # ORT prints its own errors (e.g. "Device GPU is not available") to stderr before
-        # silently using CPU; alphacut reports every failure itself, and stray stderr
-        # lines would corrupt the terminal UI. ALPHACUT_ORT_LOG=0..4 brings them back.
-        ort.set_default_logger_severity(int(self._env.get("ALPHACUT_ORT_LOG", "4")))
         self._ep_devices: dict[tuple[str, str], Any] = {}
-        self._plugins: list[str] = []
-        self._notes: list[str] = []
-        self._register_plugins()
+        self._plugins, self._notes = _prepare_runtime(
+            ort, int(self._env.get("ALPHACUT_ORT_LOG", "4"))
+        )
 
-    # -- discovery ------------------------------------------------------------------------
-    def _register_plugins(self) -> None:
-        import importlib
-        import importlib.metadata as metadata
-
-        if not hasattr(self._ort, "register_execution_provider_library"):
-            return
-        available = set(self._ort.get_available_providers())
-        for dist, module_name in PLUGIN_PACKAGES:
-            if not any(True for _ in metadata.distributions(name=dist)):
-                continue
-            try:
-                module = importlib.import_module(module_name)
-                if module.get_ep_name() in available:
-                    # The flavour already has this EP built in (onnxruntime-openvino);
-                    # two copies of one EP in a process fight over the same devices.
-                    self._notes.append(f"{dist} ignored: {module.get_ep_name()} is built in")
-                    continue
-                self._ort.register_execution_provider_library(
-                    module_name, module.get_library_path()
-                )
-            except Exception as exc:
-                if "already registered" not in str(exc):
-                    self._notes.append(f"{dist}: cannot register: {_first_line(exc)}")
-                    continue
-            self._plugins.append(dist)
+    def for_model(self, model: ModelOptions) -> OrtBackend:
+        """A backend whose sessions use ``model``'s precision and disabled transforms."""
+        if (model.precision, tuple(model.disabled_optimizers)) == (
+            self.precision, self.disabled_optimizers
+        ):
+            return self
+        return OrtBackend(environ=self._env, precision=model.precision,
+                          disabled_optimizers=model.disabled_optimizers)
 
     def runtime(self) -> RuntimeInfo:
         flavours = installed_flavours()
@@ -112,8 +134,8 @@ class OrtBackend(Backend):
             version=self._ort.__version__,
             distribution=", ".join(name for name, _ in flavours),
             providers=tuple(self._ort.get_available_providers()),
-            plugins=tuple(self._plugins),
-            notes=tuple(self._notes),
+            plugins=self._plugins,
+            notes=self._notes,
         )
 
     def candidates(self) -> Sequence[Adapter]:

@@ -18,9 +18,8 @@ import numpy as np
 
 from alphacut.accel.adapter import Adapter, ProbeResult
 from alphacut.accel.backend import Backend, Session
+from alphacut.accel.model_options import MAX_ABS_DIFF
 
-# fp32 providers that agree with CPU stay well inside this (OpenVINO CPU: 3e-6 here).
-MAX_ABS_DIFF = 1e-3
 DEFAULT_SIZE = 320  # for dynamic spatial dimensions
 
 

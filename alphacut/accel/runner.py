@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, Precision, ProbeResult
+from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, ProbeResult
 from alphacut.accel.backend import Backend, Session
+from alphacut.accel.model_options import ModelOptions
 from alphacut.accel.probe import ProbeCache, create_verified, error_text
 from alphacut.accel.selection import (
     Preference,
@@ -29,8 +30,8 @@ from alphacut.accel.selection import (
     parse_provider,
 )
 from alphacut.accel.threads import default_threads
-from alphacut.checksum import sha256_file
 from alphacut.errors import ProviderError
+from alphacut.paths import AppPaths
 
 
 class Runner:
@@ -123,7 +124,7 @@ class Runner:
 
 
 def open_runner(
-    model_path: Path,
+    model: ModelOptions | Path,
     *,
     provider: str = "auto",
     strict: bool = False,
@@ -134,15 +135,13 @@ def open_runner(
     reprobe: bool = False,
     probe_cache: ProbeCache | None = None,
     backend: Backend | None = None,
-    model_sha: str | None = None,
-    precision: Precision = "fp32",
-    disabled_optimizers: tuple[str, ...] = (),
+    paths: AppPaths | None = None,
 ) -> Runner:
-    """Open a runner for ``model_path``.
+    """Open a runner for ``model`` (a :class:`ModelOptions`, or a bare path with defaults).
 
-    ``precision``: ``fp32`` (exact), or ``bf16`` for OpenVINO on CPUs with bf16 units;
-    it has no effect on other adapters (the runner notes that). ``disabled_optimizers``:
-    ONNX Runtime graph transforms that would break the model (``ModelSpec`` says which).
+    The model's precision and disabled graph transforms configure ``backend`` (the real
+    ONNX Runtime one when none is given); its sha256 keys the probe cache, which lives
+    under ``paths`` (the environment's when None) unless ``probe_cache`` is given.
 
     ``provider``: ``auto`` (the best adapter for ``preference``), ``high-performance``,
     ``low-power``, ``cpu`` or ``KIND[:DEVICE]`` (``openvino:GPU``, ``cuda:1``, ``dml:0``).
@@ -151,10 +150,11 @@ def open_runner(
     for adapters never probed, creates and verifies a session in preference order, so
     a first run costs one session creation per candidate rather than a full probe.
     """
-    model_path = Path(model_path)
+    model = ModelOptions.of(model)
+    model_path = model.path
     request = parse_provider(provider, preference)
     threads = threads or default_threads()
-    backend = backend or default_backend(precision, disabled_optimizers=disabled_optimizers)
+    backend = (backend or default_backend()).for_model(model)
 
     if request.kind == "cpu":
         session = _cpu_session(backend, model_path, threads)
@@ -166,8 +166,8 @@ def open_runner(
         return _open_forced(backend, model_path, request, discovery, threads=threads,
                             strict=strict)
 
-    cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
-    sha = model_sha or sha256_file(model_path)
+    cache = probe_cache if probe_cache is not None else default_probe_cache(discovery, paths)
+    sha = model.key()
     adapters = [
         a if (a.probe is not None or reprobe) else a.with_probe(cache.get(a, sha))
         for a in discovery.adapters

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter, Precision
+from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter
 from alphacut.accel.backend import Backend, Discovery
+from alphacut.accel.model_options import ModelOptions
 from alphacut.accel.probe import (
-    MAX_ABS_DIFF,
     ProbeCache,
     probe,
     reference_outputs,
 )
-from alphacut.checksum import sha256_file
 from alphacut.errors import ProviderError
+from alphacut.paths import AppPaths
 
 # An adapter must be clearly slower than the CPU to lose to it: steady times of equally
 # fast providers differ by a few percent from run to run.
@@ -258,25 +258,24 @@ def explain(
 
 def probe_adapters(
     backend: Backend,
-    model_path: Path,
+    model: ModelOptions,
     adapters: Sequence[Adapter],
     *,
     threads: int,
     cache: ProbeCache | None = None,
     reprobe: bool = False,
-    model_sha: str | None = None,
     steady_runs: int = 2,
     on_probe: Callable[[str], None] | None = None,
-    tolerance: float = MAX_ABS_DIFF,
 ) -> list[Adapter]:
     """Probe every adapter (CPU first, as the reference), using cached full probes when present.
 
     Adapters discovery already skipped keep their ``skipped`` probe. Only full probes
     (status ``ok`` or ``failed``) are taken from the cache: a ``verified`` entry
-    written by a quick start is measured properly here. ``tolerance`` is the largest
-    difference from the CPU's outputs an adapter may show (the model's own, see ``ModelSpec``).
+    written by a quick start is measured properly here. An adapter may differ from the
+    CPU's outputs by at most ``model.tolerance`` (the model's own, see ``ModelSpec``).
     """
-    sha = model_sha or (sha256_file(model_path) if cache is not None else "")
+    model_path, tolerance = model.path, model.tolerance
+    sha = model.key() if cache is not None else ""
     cpu_first = sorted(adapters, key=lambda a: a.kind != "cpu")
     reference = None
     done: dict[tuple[str, str], Adapter] = {}
@@ -304,7 +303,7 @@ def probe_adapters(
 
 
 def request_adapter(
-    model_path: Path,
+    model: ModelOptions | Path,
     *,
     preference: Preference = "high-performance",
     allow: Iterable[str] | None = None,
@@ -313,38 +312,34 @@ def request_adapter(
     probe_cache: ProbeCache | None = None,
     reprobe: bool = False,
     threads: int | None = None,
-    model_sha: str | None = None,
-    disabled_optimizers: tuple[str, ...] = (),
-    tolerance: float = MAX_ABS_DIFF,
+    paths: AppPaths | None = None,
 ) -> Selection:
-    """Discover, probe (cached) and choose: the adapter to use for ``model_path``.
+    """Discover, probe (cached) and choose: the adapter to use for ``model``.
 
-    ``disabled_optimizers`` names ONNX Runtime graph transforms that would break the model
-    (the catalogue says which); it only applies when no ``backend`` is given.
+    The model's options configure ``backend`` (see :func:`alphacut.accel.open_runner`);
+    the probe cache lives under ``paths`` unless ``probe_cache`` is given.
     """
     from alphacut.accel.threads import default_threads
 
-    backend = backend or default_backend(disabled_optimizers=disabled_optimizers)
+    model = ModelOptions.of(model)
+    backend = (backend or default_backend()).for_model(model)
     discovery = backend.discover()
-    cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
+    cache = probe_cache if probe_cache is not None else default_probe_cache(discovery, paths)
     adapters = probe_adapters(
-        backend, model_path, discovery.adapters, threads=threads or default_threads(),
-        cache=cache, reprobe=reprobe, model_sha=model_sha, tolerance=tolerance,
+        backend, model, discovery.adapters, threads=threads or default_threads(),
+        cache=cache, reprobe=reprobe,
     )
     return choose(adapters, preference, allow=allow, deny=deny)
 
 
-def default_backend(
-    precision: Precision = "fp32", *, disabled_optimizers: tuple[str, ...] = ()
-) -> Backend:
-    """The real ONNX Runtime backend (``precision`` applies to OpenVINO on a CPU)."""
+def default_backend() -> Backend:
+    """The real ONNX Runtime backend; ``for_model`` sets a model's session options on it."""
     from alphacut.accel.ort_backend import OrtBackend
 
-    return OrtBackend(precision=precision, disabled_optimizers=disabled_optimizers)
+    return OrtBackend()
 
 
-def default_probe_cache(discovery: Discovery) -> ProbeCache:
-    """The probe cache under ``AppPaths.probes`` for this ONNX Runtime version."""
-    from alphacut.paths import AppPaths
-
-    return ProbeCache(AppPaths.from_env().probes, discovery.runtime.version)
+def default_probe_cache(discovery: Discovery, paths: AppPaths | None = None) -> ProbeCache:
+    """The probe cache under ``paths.probes`` (the environment's paths when None) for this
+    ONNX Runtime version."""
+    return ProbeCache((paths or AppPaths.from_env()).probes, discovery.runtime.version)

@@ -236,8 +236,6 @@ def run_hardware_bench(
     (``auto`` picking the CPU, say) is measured once. ``backend`` replaces the real ONNX
     Runtime backend (the accel layer's fake one, in tests).
     """
-    from alphacut.accel import open_runner
-    from alphacut.models.catalogue import get_model
     from alphacut.models.store import ModelStore
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.jobs import plan_jobs
@@ -245,8 +243,9 @@ def run_hardware_bench(
     from alphacut.pipeline.remover import Remover
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    spec = get_model(settings.model)
-    path = model_path or ModelStore().locate(settings.model)
+    store = ModelStore()
+    spec = store.spec(settings.model)
+    path = model_path or store.locate(settings.model)
     images = list(settings.images)
     if not images:
         raise AlphacutError("no images to benchmark")
@@ -273,16 +272,16 @@ def run_hardware_bench(
         try:
             with ResourceSampler() as create_sampler:
                 start = time.perf_counter()
-                runner = open_runner(
-                    path, provider=requested, strict=True, threads=settings.threads,
-                    backend=backend, disabled_optimizers=spec.disabled_optimizers,
+                remover = Remover.open(
+                    settings.model, provider=requested, strict=True,
+                    threads=settings.threads, model_path=path, backend=backend,
                 )
                 result.session_create_ms = (time.perf_counter() - start) * 1000
         except (AlphacutError, OSError) as exc:
             unavailable[requested] = str(exc).splitlines()[0]
             progress(f"{requested}: unavailable")
             continue
-        remover = Remover(spec, runner)
+        runner = remover.runner
         if tensors is None:
             # A bad image is the images' fault, not the adapter's: it is a report problem.
             tensors = _pass_tensors(remover, images, problems)

@@ -50,25 +50,25 @@ def run(args: argparse.Namespace) -> int:
     store = ModelStore()
     spec = store.spec(args.model)  # catalogue or added; unknown names fail here
     threads = args.threads or default_threads()
-    backend = default_backend(disabled_optimizers=spec.disabled_optimizers)
+    try:
+        model = store.resolve(spec.name).session_options()
+    except ModelError as exc:
+        # Still worth showing what discovery found; probing needs the model.
+        print(f"alphacut: {exc}; adapters are listed but not probed", file=sys.stderr)
+        model = None
+    backend = default_backend() if model is None else default_backend().for_model(model)
     discovery = backend.discover()
-    cache = default_probe_cache(discovery)
 
     def progress(label: str) -> None:
         if not args.json:
             print(f"probing {label} …", file=sys.stderr, flush=True)
 
-    try:
-        model_path = store.resolve(spec.name).path
-    except ModelError as exc:
-        # Still worth showing what discovery found; probing needs the model.
-        print(f"alphacut: {exc}; adapters are listed but not probed", file=sys.stderr)
-        adapters = list(discovery.adapters)
-    else:
+    adapters = list(discovery.adapters)
+    if model is not None:
         adapters = probe_adapters(
-            backend, model_path, discovery.adapters, threads=threads, cache=cache,
-            reprobe=args.reprobe, model_sha=spec.sha256, on_probe=progress,
-            tolerance=spec.probe_tolerance,
+            backend, model, discovery.adapters, threads=threads,
+            cache=default_probe_cache(discovery, store.paths), reprobe=args.reprobe,
+            on_probe=progress,
         )
     selection = choose(adapters, args.preference)
     if args.json:

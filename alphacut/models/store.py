@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from alphacut.checksum import sha256_file
 from alphacut.errors import ChecksumError, ModelError
@@ -33,6 +33,10 @@ from alphacut.models.fetch import (
     remove_stale_parts,
 )
 from alphacut.paths import AppPaths
+
+if TYPE_CHECKING:
+    from alphacut.accel.adapter import Precision
+    from alphacut.accel.model_options import ModelOptions
 
 REGISTRY_NAME = "added.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -58,6 +62,18 @@ class ResolvedModel:
 
     spec: ModelSpec
     path: Path
+
+    def session_options(self, precision: Precision = "fp32") -> ModelOptions:
+        """The record sessions on this model are opened with (sha256, transforms, tolerance)."""
+        from alphacut.accel.model_options import ModelOptions
+
+        return ModelOptions(
+            path=self.path,
+            sha256=self.spec.sha256,
+            disabled_optimizers=self.spec.disabled_optimizers,
+            tolerance=self.spec.probe_tolerance,
+            precision=precision,
+        )
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,11 @@ from PIL import Image
 
 from alphacut.accel import Runner, open_runner
 from alphacut.accel.adapter import Precision, honours_precision
+from alphacut.accel.backend import Backend
 from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
-from alphacut.models.store import ModelStore
+from alphacut.models.store import ModelStore, ResolvedModel
+from alphacut.paths import AppPaths
 from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
 from alphacut.pipeline.matte import DEFAULT_REFINE, RefineMode, make_alpha
 
@@ -114,33 +116,35 @@ class Remover:
         store: ModelStore | None = None,
         model_path: Path | None = None,
         precision: Precision = "fp32",
+        backend: Backend | None = None,
+        paths: AppPaths | None = None,
     ) -> Remover:
         """Open a verified cached model (never downloads) on the requested provider.
 
         ``model`` is a catalogue name or one added with ``alphacut models add``; either way
-        the file is loaded only after its sha256 matches the pin.
+        the file is loaded only after its sha256 matches the pin. ``model_path`` uses that
+        file instead, with the named model's settings. ``backend`` replaces ONNX Runtime
+        (tests use the fake one); ``paths`` places the model cache and the probe cache.
         """
-        store = store or ModelStore()
+        store = store or ModelStore(paths)
         if model_path is None:
-            spec, path = (resolved := store.resolve(model)).spec, resolved.path
+            resolved = store.resolve(model)
         else:
-            spec, path = store.spec(model), model_path
-        # The store verified the sha256 just now; the accel layer keys its probe cache on it.
+            resolved = ResolvedModel(store.spec(model), Path(model_path))
         runner = open_runner(
-            path,
+            resolved.session_options(precision),
             provider=provider,
             strict=strict,
             threads=threads,
-            model_sha=spec.sha256,
-            precision=precision,
-            disabled_optimizers=spec.disabled_optimizers,
+            backend=backend,
+            paths=store.paths,
         )
         if precision != "fp32" and not honours_precision(runner.adapter):
             runner.notes.append(
                 f"{precision} applies to OpenVINO on a CPU; {runner.adapter.label} runs fp32"
             )
             precision = "fp32"
-        return cls(spec, runner, options, precision=precision)
+        return cls(resolved.spec, runner, options, precision=precision)
 
     @property
     def provider(self) -> str:

@@ -8,10 +8,13 @@ again) and says which one ``auto`` would choose and why.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alphacut.accel.probe import MAX_ABS_DIFF
 from alphacut.errors import AlphacutError
+
+if TYPE_CHECKING:
+    from alphacut.accel.model_options import ModelOptions
+    from alphacut.paths import AppPaths
 
 
 @dataclass(frozen=True)
@@ -47,20 +50,14 @@ def _describe(adapter: object) -> AdapterProbe:
 
 
 def probe_all(
-    model_path: Path,
-    *,
-    reprobe: bool = False,
-    disabled_optimizers: tuple[str, ...] = (),
-    tolerance: float = MAX_ABS_DIFF,
+    model: ModelOptions, *, reprobe: bool = False, paths: AppPaths | None = None
 ) -> ProbeReport:
-    """Discover and probe every adapter for ``model_path`` (cached unless ``reprobe``)."""
+    """Discover and probe every adapter for ``model`` (cached under ``paths`` unless
+    ``reprobe``)."""
     from alphacut.accel import request_adapter
 
     try:
-        selection = request_adapter(
-            model_path, reprobe=reprobe, disabled_optimizers=disabled_optimizers,
-            tolerance=tolerance,
-        )
+        selection = request_adapter(model, reprobe=reprobe, paths=paths)
     except AlphacutError as exc:
         return ProbeReport([], f"probing failed: {exc}")
     probes = [_describe(adapter) for adapter in selection.adapters]

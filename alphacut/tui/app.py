@@ -119,9 +119,7 @@ class AlphacutApp(App[int]):
         """Open the model on the preferred provider, once; previews and runs reuse it."""
         try:
             remover = Remover.open(
-                self.settings.model,
-                provider=self.settings.provider,
-                store=ModelStore(self.paths),
+                self.settings.model, provider=self.settings.provider, paths=self.paths
             )
         except AlphacutError as exc:
             self.post_message(msg.ModelFailed(str(exc)))

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from alphacut.config import Settings
     from alphacut.models.store import ResolvedModel
+    from alphacut.paths import AppPaths
     from alphacut.pipeline.output import OutputOptions
     from alphacut.pipeline.remover import Remover
 
@@ -23,6 +24,7 @@ class AppSession(Protocol):
     """The state and services ``AlphacutApp`` offers its screens."""
 
     settings: Settings
+    paths: AppPaths
     remover: Remover | None
     model_error: str
     live_stats: bool

@@ -563,10 +563,8 @@ class MainScreen(Screen[None]):
         if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
-            report = probe_all(
-                model.path, reprobe=reprobe, disabled_optimizers=model.spec.disabled_optimizers,
-                tolerance=model.spec.probe_tolerance,
-            )
+            report = probe_all(model.session_options(), reprobe=reprobe,
+                               paths=self.session.paths)
         self.post_message(msg.ProbesDone(report))
 
     def on_probes_done(self, event: msg.ProbesDone) -> None:

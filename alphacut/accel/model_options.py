@@ -1,0 +1,39 @@
+"""One record for a model file and what every session on it must honour."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alphacut.accel.adapter import Precision
+from alphacut.checksum import sha256_file
+
+# fp32 providers that agree with CPU stay well inside this (OpenVINO CPU: 3e-6 here).
+MAX_ABS_DIFF = 1e-3
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """A model file plus the options its sessions, probes and cache entries depend on.
+
+    ``sha256`` keys the probe cache (hashed from the file when empty);
+    ``disabled_optimizers`` names ONNX Runtime graph transforms that would break the model;
+    ``tolerance`` is the largest difference from the CPU's outputs an adapter may show;
+    ``precision`` is ``fp32`` (exact) or ``bf16`` (OpenVINO on a CPU with bf16 units only).
+    ``ResolvedModel.session_options`` fills it from a catalogue or added model.
+    """
+
+    path: Path
+    sha256: str = ""
+    disabled_optimizers: tuple[str, ...] = ()
+    tolerance: float = MAX_ABS_DIFF
+    precision: Precision = "fp32"
+
+    @classmethod
+    def of(cls, model: ModelOptions | Path | str) -> ModelOptions:
+        """``model`` itself, or a bare path with every option at its default."""
+        return model if isinstance(model, ModelOptions) else cls(Path(model))
+
+    def key(self) -> str:
+        """The probe-cache key: the pinned sha256, else the file's own."""
+        return self.sha256 or sha256_file(self.path)
