@@ -19,7 +19,6 @@ import numpy as np
 from PIL import Image
 
 from alphacut.errors import AlphacutError, OutputExistsError
-from alphacut.pipeline.decode import DecodedImage, decode
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
     OutputOptions,
@@ -27,7 +26,7 @@ from alphacut.pipeline.output import (
     load_background,
     save_output,
 )
-from alphacut.pipeline.remover import Cutout, Remover, StageTimings
+from alphacut.pipeline.remover import Prepared, Remover, StageTimings
 
 Status = Literal["done", "skipped", "failed", "cancelled"]
 
@@ -44,7 +43,7 @@ class JobResult:
     timings: StageTimings = field(default_factory=StageTimings)
     notes: list[str] = field(default_factory=list)
     bytes_written: int = 0
-    cutout: Cutout | None = None
+    mask: np.ndarray | None = None  # model-resolution soft mask, with ``keep_masks`` only
 
     def as_dict(self) -> dict[str, object]:
         """JSON-friendly record (no pixels)."""
@@ -58,14 +57,6 @@ class JobResult:
             "bytes": self.bytes_written,
             "notes": self.notes,
         }
-
-
-@dataclass
-class _Prepared:
-    decoded: DecodedImage
-    tensor: np.ndarray
-    timings: StageTimings
-    provider: str = ""  # the adapter that ran inference (it can change mid-batch)
 
 
 def _error_text(exc: BaseException) -> str:
@@ -85,37 +76,29 @@ class BatchRunner:
         *,
         in_flight: int = 2,
         workers: int = 2,
-        keep_cutouts: bool = False,
+        keep_masks: bool = False,
     ) -> None:
         self.remover = remover
         self.output = output
         self.in_flight = max(1, in_flight)
         self.workers = max(1, workers)
-        self.keep_cutouts = keep_cutouts
+        self.keep_masks = keep_masks
         self._background: Image.Image | None = None
         self._background_lock = threading.Lock()
 
     # -- stages ---------------------------------------------------------------------------
-    def _prepare(self, job: Job) -> _Prepared | None:
+    def _prepare(self, job: Job) -> Prepared | None:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
         if job.dest.exists():
             if self.output.existing == "skip":
                 return None
             if self.output.existing == "error":
                 raise OutputExistsError(job.dest, "exists (use --overwrite or --skip-existing)")
-        timings = StageTimings()
-        start = time.perf_counter()
-        decoded = decode(job.source, max_pixels=self.remover.options.max_pixels)
-        timings.decode = (time.perf_counter() - start) * 1000
-        start = time.perf_counter()
-        tensor = self.remover.prepare(decoded.rgb)
-        timings.preprocess = (time.perf_counter() - start) * 1000
-        return _Prepared(decoded, tensor, timings)
+        return self.remover.load(job.source)
 
-    def _finish(self, index: int, job: Job, prepared: _Prepared, mask: np.ndarray) -> JobResult:
+    def _finish(self, index: int, job: Job, prepared: Prepared, mask: np.ndarray) -> JobResult:
         """Stage 3 (pool): alpha, compose, encode and write atomically."""
-        cutout = self.remover.finish(prepared.decoded, mask, prepared.timings)
-        cutout.provider = prepared.provider or cutout.provider
+        cutout = self.remover.complete(prepared, mask)
         start = time.perf_counter()
         background = self._load_background()
         size = save_output(
@@ -130,7 +113,7 @@ class BatchRunner:
             timings=cutout.timings,
             notes=cutout.notes,
             bytes_written=size,
-            cutout=cutout if self.keep_cutouts else None,
+            mask=mask if self.keep_masks else None,
         )
 
     def _load_background(self) -> Image.Image | None:
@@ -162,7 +145,7 @@ class BatchRunner:
             clean_stray_temps(folder)
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alphacut")
         waiting: deque[tuple[int, Job]] = deque(enumerate(jobs))
-        prepared: deque[tuple[int, Job, Future[_Prepared | None]]] = deque()
+        prepared: deque[tuple[int, Job, Future[Prepared | None]]] = deque()
         finishing: deque[tuple[int, Job, Future[JobResult] | JobResult]] = deque()
 
         def refill() -> None:
@@ -210,7 +193,7 @@ class BatchRunner:
             pool.shutdown(wait=True, cancel_futures=True)
 
     def _infer(
-        self, index: int, job: Job, future: Future[_Prepared | None], pool: ThreadPoolExecutor
+        self, index: int, job: Job, future: Future[Prepared | None], pool: ThreadPoolExecutor
     ) -> Future[JobResult] | JobResult:
         try:
             prep = future.result()
@@ -218,13 +201,8 @@ class BatchRunner:
             return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
         if prep is None:
             return JobResult(index=index, job=job, status="skipped", error="output exists")
-        start = time.perf_counter()
         try:
-            mask = self.remover.infer(prep.tensor)
+            mask = self.remover.run_model(prep)
         except Exception as exc:
             return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
-        prep.timings.inference = (time.perf_counter() - start) * 1000
-        # Read now: by the time this image is encoded a later one may have fallen back.
-        prep.provider = self.remover.provider
-        prep.tensor = np.empty(0, np.float32)  # free the input early
         return pool.submit(self._finish, index, job, prep, mask)

@@ -10,14 +10,15 @@ import numpy as np
 from PIL import Image
 
 from alphacut.accel import Runner, open_runner
-from alphacut.accel.adapter import Precision, honours_precision
+from alphacut.accel.adapter import honours_precision
 from alphacut.accel.backend import Backend
+from alphacut.choices import Precision, RefineMode
 from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
 from alphacut.models.store import ModelStore, ResolvedModel
 from alphacut.paths import AppPaths
 from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
-from alphacut.pipeline.matte import DEFAULT_REFINE, RefineMode, make_alpha
+from alphacut.pipeline.matte import DEFAULT_REFINE, make_alpha
 
 
 @dataclass
@@ -60,6 +61,16 @@ class Cutout:
         out = self.rgb.copy()
         out.putalpha(self.alpha)
         return out
+
+
+@dataclass
+class Prepared:
+    """One image between stages: decoded, as a model input, with the time spent so far."""
+
+    decoded: DecodedImage
+    tensor: np.ndarray
+    timings: StageTimings
+    provider: str = ""  # the adapter that ran inference (it can change mid-batch)
 
 
 @dataclass(frozen=True)
@@ -167,10 +178,38 @@ class Remover:
         """The model's soft mask (model resolution) for an RGB image; used for previews."""
         return self.infer(self.prepare(rgb))
 
-    def finish(
-        self, decoded: DecodedImage, mask: np.ndarray, timings: StageTimings
-    ) -> Cutout:
-        """Mask -> full-resolution alpha (refined as configured), combined with input alpha."""
+    # -- the stages, timed here once for the single-image API and the batch runner ----------
+    def load(self, image: Image.Image | Path | str) -> Prepared:
+        """Decode stage (a path or a Pillow image) then the model-input stage."""
+        timings = StageTimings()
+        start = time.perf_counter()
+        if isinstance(image, (str, Path)):
+            decoded = decode(Path(image), max_pixels=self.options.max_pixels)
+        else:
+            from alphacut.pipeline.decode import to_rgb8
+
+            rgb, alpha = to_rgb8(image)
+            decoded = DecodedImage(path=Path("<memory>"), rgb=rgb, alpha=alpha)
+        timings.decode = _ms(start)
+        start = time.perf_counter()
+        tensor = self.prepare(decoded.rgb)
+        timings.preprocess = _ms(start)
+        return Prepared(decoded, tensor, timings)
+
+    def run_model(self, prepared: Prepared) -> np.ndarray:
+        """Inference stage: the soft mask; records the adapter and frees the input tensor."""
+        start = time.perf_counter()
+        mask = self.infer(prepared.tensor)
+        prepared.timings.inference = _ms(start)
+        # Read now: by the time this image is encoded a later one may have fallen back.
+        prepared.provider = self.provider
+        prepared.tensor = np.empty(0, np.float32)
+        return mask
+
+    def complete(self, prepared: Prepared, mask: np.ndarray) -> Cutout:
+        """Alpha stage: mask -> full-resolution alpha (refined as configured), combined with
+        the input's own alpha."""
+        decoded, timings = prepared.decoded, prepared.timings
         start = time.perf_counter()
         alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
         if decoded.alpha is not None:
@@ -188,27 +227,12 @@ class Remover:
             rgb=rgb,
             alpha=alpha,
             mask=mask,
-            provider=self.provider,
+            provider=prepared.provider or self.provider,
             timings=timings,
             notes=list(decoded.notes),
         )
 
     def remove(self, image: Image.Image | Path | str) -> Cutout:
         """Remove the background of one image (a path or a Pillow image)."""
-        timings = StageTimings()
-        start = time.perf_counter()
-        if isinstance(image, (str, Path)):
-            decoded = decode(Path(image), max_pixels=self.options.max_pixels)
-        else:
-            from alphacut.pipeline.decode import to_rgb8
-
-            rgb, alpha = to_rgb8(image)
-            decoded = DecodedImage(path=Path("<memory>"), rgb=rgb, alpha=alpha)
-        timings.decode = _ms(start)
-        start = time.perf_counter()
-        tensor = self.prepare(decoded.rgb)
-        timings.preprocess = _ms(start)
-        start = time.perf_counter()
-        mask = self.infer(tensor)
-        timings.inference = _ms(start)
-        return self.finish(decoded, mask, timings)
+        prepared = self.load(image)
+        return self.complete(prepared, self.run_model(prepared))
