@@ -11,18 +11,16 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from alphacut.choices import EXISTING_POLICIES, GRAPHICS_MODES, OUTPUT_FORMATS
 from alphacut.errors import ConfigError
-
-GRAPHICS_MODES: tuple[str, ...] = ("auto", "kitty", "sixel", "halfcell", "unicode")
-EXISTING_POLICIES: tuple[str, ...] = ("error", "skip", "overwrite")
-OUTPUT_FORMATS: tuple[str, ...] = ("png", "webp", "webp-lossy", "jpg")
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the UI remembers between sessions. Empty strings mean "not set"."""
 
-    model: str = "u2netp"
+    model: str = DEFAULT_MODEL
     provider: str = "auto"
     output_dir: str = ""  # "" means "<input folder>/alphacut-out"
     format: str = "png"

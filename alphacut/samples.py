@@ -15,10 +15,10 @@ from alphacut.checksum import sha256_file
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
-    RemoteZip,
     check_online,
     remove_stale_parts,
 )
+from alphacut.models.remote_zip import RemoteZip
 from alphacut.paths import AppPaths
 
 

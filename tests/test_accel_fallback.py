@@ -38,7 +38,7 @@ def test_run_failing_on_third_image_falls_back_once_and_retries_that_image(tmp_p
     # Every image got a result, the failed one included (retried on CPU).
     assert len(outputs) == 5 and all(np.isfinite(o[0]).all() for o in outputs)
     assert runner.adapter.label == "cpu"
-    assert [a.label for a in runner.lost] == ["directml:1"]
+    assert [e.failed.label for e in runner.fallback_events] == ["directml:1"]
     # One CPU session, made once, after the accelerated session.
     assert backend.created == ["directml:1", "cpu"]
     assert gpu.runs == 3 and backend.cpu_runs == 3

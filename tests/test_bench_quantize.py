@@ -105,7 +105,7 @@ def test_per_channel_qdq_of_converted_model_loads_and_stays_close(tmp_path: Path
     # A JSON round trip must give the same bytes after quantization.
     aq.save_ranges(ranges, tmp_path / "ranges.json")
     reloaded = aq.load_ranges(tmp_path / "ranges.json")
-    recipe = mq.QuantRecipe(exclude=("outconv",))
+    recipe = mq.QuantSettings(exclude=("outconv",))
     a = mq.quantize(model13, ranges, recipe, TINY_STAGES)
     b = mq.quantize(model13, reloaded, recipe, TINY_STAGES)
     assert a.SerializeToString() == b.SerializeToString()
@@ -165,12 +165,12 @@ def test_build_from_ranges_is_byte_reproducible(tmp_path: Path) -> None:
     rng = np.random.default_rng(4)
     ranges = aq.calibrate(model13, [rng.normal(size=(1, 3, 16, 16)).astype(np.float32)])
     aq.save_ranges(ranges, tmp_path / "ranges.json")
-    recipe = mq.QuantRecipe(exclude=("outconv",))
+    recipe = mq.QuantSettings(exclude=("outconv",))
     first = mq.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "a.onnx", recipe,
                                 TINY_STAGES)
     second = mq.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "b.onnx", recipe,
                                  TINY_STAGES)
     assert first == second == sha256_file(tmp_path / "a.onnx")
     other = mq.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "c.onnx",
-                                mq.QuantRecipe(exclude=()), TINY_STAGES)
+                                mq.QuantSettings(exclude=()), TINY_STAGES)
     assert other != first

@@ -148,6 +148,21 @@ def test_no_import_cycles() -> None:
     assert import_cycles(graph) == []
 
 
+MAX_MODULE_LINES = 400
+# Modules another open issue is bringing under the limit; each entry goes when it lands.
+OVER_THE_LIMIT_FOR_NOW = {"pipeline/refine.py"}  # issue #13
+
+
+def test_no_module_over_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert sizes["tui/screens/main.py"] > 0
+    over = {name: n for name, n in sizes.items() if n > MAX_MODULE_LINES}
+    assert set(over) <= OVER_THE_LIMIT_FOR_NOW, over
+
+
 def test_the_cycle_finder_finds_cycles() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}}
     assert import_cycles(graph) == [["a", "b", "c"]]

@@ -12,10 +12,10 @@ def test_every_source_is_https_and_every_model_is_pinned() -> None:
     for spec in CATALOGUE:
         assert len(spec.sha256) == 64 and spec.size > 0 and spec.licence
         for source in spec.sources:
-            if source.kind == "derived":  # built from another catalogue model, by a recipe
-                from alphacut.models.derive import RECIPES
+            if source.kind == "derived":  # built from another catalogue model, by a build
+                from alphacut.models.derive import BUILDS
 
-                assert get_model(source.url).sha256 and source.member in RECIPES
+                assert get_model(source.url).sha256 and source.member in BUILDS
                 continue
             assert source.url.startswith("https://"), source.url
             if source.kind == "wheel-member":

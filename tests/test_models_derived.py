@@ -46,9 +46,9 @@ def test_a_build_with_other_bytes_is_refused(
 def test_tampered_calibration_ranges_are_refused(
     home_with_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    recipe = derive.RECIPES["int8-conv97"]
-    monkeypatch.setitem(derive.RECIPES, "int8-conv97",
-                        derive.DerivedRecipe(**{**recipe.__dict__, "ranges_sha256": "1" * 64}))
+    build = derive.BUILDS["int8-conv97"]
+    monkeypatch.setitem(derive.BUILDS, "int8-conv97",
+                        derive.DerivedBuild(**{**build.__dict__, "ranges_sha256": "1" * 64}))
     with pytest.raises(ModelError, match="does not match the pin"):
         ModelStore().ensure("u2netp-int8")
 

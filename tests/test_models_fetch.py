@@ -22,7 +22,8 @@ import pytest
 
 from alphacut.errors import ChecksumError, ModelError, OfflineError
 from alphacut.models.catalogue import IMAGENET, ModelSpec, Source
-from alphacut.models.fetch import Fetcher, RemoteZip
+from alphacut.models.fetch import Fetcher
+from alphacut.models.remote_zip import RemoteZip
 from alphacut.models.store import ModelStore
 from alphacut.paths import AppPaths
 

@@ -7,8 +7,9 @@ import pytest
 from PIL import Image, ImageDraw, ImageFilter
 from scipy import ndimage
 
+from alphacut.choices import REFINE_MODES
 from alphacut.pipeline import refine
-from alphacut.pipeline.matte import REFINE_MODES, make_alpha
+from alphacut.pipeline.matte import make_alpha
 
 SUBJECT = (214, 52, 40)
 BACKDROP = (40, 150, 200)

@@ -29,8 +29,6 @@ DeviceType = Literal["cpu", "gpu", "npu"]
 ProbeStatus = Literal["ok", "verified", "failed", "skipped"]
 
 
-Precision = Literal["fp32", "bf16"]
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 
 
 def kind_of(provider: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphacut.accel.adapter import Precision
 from alphacut.checksum import sha256_file
+from alphacut.choices import Precision
 
 # fp32 providers that agree with CPU stay well inside this (OpenVINO CPU: 3e-6 here).
 MAX_ABS_DIFF = 1e-3

@@ -16,7 +16,6 @@ from alphacut.accel.adapter import (
     KINDS,
     Adapter,
     DeviceType,
-    Precision,
     ProbeResult,
     honours_precision,
     kind_of,
@@ -24,6 +23,7 @@ from alphacut.accel.adapter import (
 from alphacut.accel.backend import Backend, RuntimeInfo
 from alphacut.accel.flavours import installed_flavours
 from alphacut.accel.model_options import ModelOptions
+from alphacut.choices import Precision
 
 # Plugin EP packages: (distribution, import name). Registered only when installed.
 PLUGIN_PACKAGES: tuple[tuple[str, str], ...] = (

@@ -59,7 +59,6 @@ class Runner:
         self.reason = reason  # why this adapter was chosen
         self.notes: list[str] = list(notes)  # e.g. a forced provider that could not start
         self.fallback_events: list[FallbackEvent] = []
-        self.lost: list[Adapter] = []
         self.images = 0
         self._on_lost = on_lost
         self._session = session
@@ -102,7 +101,6 @@ class Runner:
     def _fall_back(self, exc: BaseException, index: int) -> None:
         """Mark the adapter lost and move to a CPU session, made once."""
         failed = self.adapter
-        self.lost.append(failed)
         if self._on_lost is not None:
             self._on_lost(failed, error_text(exc))
         try:

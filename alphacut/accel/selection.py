@@ -17,7 +17,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter
 from alphacut.accel.backend import Backend, Discovery
@@ -27,6 +26,7 @@ from alphacut.accel.probe import (
     probe,
     reference_outputs,
 )
+from alphacut.choices import Preference
 from alphacut.errors import ProviderError
 from alphacut.paths import AppPaths
 
@@ -34,8 +34,6 @@ from alphacut.paths import AppPaths
 # fast providers differ by a few percent from run to run.
 SLOWER_THAN_CPU = 0.9
 
-Preference = Literal["high-performance", "low-power", "cpu"]
-PREFERENCES: tuple[str, ...] = ("high-performance", "low-power", "cpu")
 
 HIGH_PERFORMANCE: tuple[str, ...] = (
     "tensorrt", "cuda", "directml-discrete", "directml", "openvino-gpu",

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from alphacut.models.catalogue import DEFAULT_MODEL
+
 MODES: tuple[str, ...] = ("none", "guided", "matting")
 BIG_PHOTO_PIXELS = 6_000_000
 
@@ -238,7 +240,7 @@ def measure_peak_rss(
     image: Path,
     mode: str,
     decontaminate_colours: bool,
-    model: str = "u2netp",
+    model: str = DEFAULT_MODEL,
     provider: str = "cpu",
     timeout: float = 600.0,
 ) -> dict[str, object]:
@@ -307,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--photos", type=Path, help="folder of real photos (>= 6 MP are timed)")
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--model", default="u2netp")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--provider", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-big", type=int, default=3, help="time at most this many big photos")
@@ -322,7 +324,7 @@ def build_rss_parser() -> argparse.ArgumentParser:
     parser.add_argument("--synthetic-mp", type=float, help="make a synthetic photo this size")
     parser.add_argument("--refine", choices=MODES, default="matting")
     parser.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--model", default="u2netp")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--provider", default="cpu")
     return parser
 

@@ -20,6 +20,7 @@ from alphacut.bench.environment import Environment, collect
 from alphacut.bench.sampler import ResourceSampler, ResourceUsage
 from alphacut.bench.stats import Ratio, percentile, round_or_none
 from alphacut.errors import AlphacutError
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 BASELINE = "cpu"
 
@@ -31,7 +32,7 @@ class HardwareSettings:
     """What was asked for."""
 
     images: tuple[Path, ...]
-    model: str = "u2netp"
+    model: str = DEFAULT_MODEL
     providers: tuple[str, ...] = ("cpu", "auto")
     runs: int = 3
     warmup: int = 1

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from alphacut.bench.command_options import add_output_options
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 
 def register(sub: Any) -> None:
@@ -22,7 +23,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--images", type=Path, metavar="DIR",
                    help="folder of images (default: the demo photos)")
-    p.add_argument("--model", default="u2netp")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--providers", default="auto", metavar="LIST",
                    help="auto (cpu and what auto picks), all (every adapter found), or a "
                         "comma-separated list such as cpu,openvino:CPU")

@@ -24,6 +24,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alphacut.models.catalogue import DEFAULT_MODEL
+
 MB = 1024 * 1024
 
 
@@ -201,7 +203,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--count", type=int, default=300, help="images to process (default 300)")
     parser.add_argument("--warmup", type=int, default=30,
                         help="images before the baseline is taken (default 30)")
-    parser.add_argument("--model", default="u2netp")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     # The adapter 'alphacut remove' would use: the bound is about what users run. The CPU
     # provider alone peaks ~100 MB higher on 13 MP photos (it keeps its memory arena).
     parser.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]",

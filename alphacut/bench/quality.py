@@ -18,6 +18,7 @@ from PIL import Image
 
 from alphacut.bench.metrics import MetricSet, is_matte, worst
 from alphacut.errors import AlphacutError, InputError
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 ProgressCallback = Callable[[int, int, str], None]
 TOOLS: tuple[str, ...] = ("alphacut", "rembg")
@@ -35,7 +36,7 @@ class Sample:
 @dataclass(frozen=True)
 class QualitySettings:
     dataset: Path
-    model: str = "u2netp"
+    model: str = DEFAULT_MODEL
     provider: str = "auto"
     refine: str = "none"
     vs_rembg: bool = False

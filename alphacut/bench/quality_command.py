@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from alphacut.bench.command_options import add_output_options
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 REFINE_CHOICES: tuple[str, ...] = ("none", "guided", "matting")
 
@@ -23,7 +24,7 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("--dataset", type=Path, required=True, metavar="DIR")
-    p.add_argument("--model", default="u2netp")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]")
     p.add_argument("--refine", choices=REFINE_CHOICES, default=None,
                    help="refine mode to score (default: the one 'alphacut remove' uses)")

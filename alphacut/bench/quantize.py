@@ -47,7 +47,7 @@ from alphacut.bench.mask_samples import Sample, alpha_mae, load_samples, mask_di
 from alphacut.checksum import sha256_file
 from alphacut.models.quantize import (
     DEFAULT_EXCLUDE,
-    QuantRecipe,
+    QuantSettings,
     build_from_ranges,
     conv_groups,
     omit_empty_resize_inputs,
@@ -134,13 +134,13 @@ class Workbench:
         return cls(fp32, model13, model13_path, ranges, samples, reference,
                    alpha_mae(samples, reference), workdir)
 
-    def try_recipe(self, recipe: QuantRecipe, *, with_mae: bool = True,
+    def try_settings(self, settings: QuantSettings, *, with_mae: bool = True,
                    out: Path | None = None, runtime: Variant = RUNTIME) -> tuple[Path, Score]:
         import onnx
 
-        tag = hashlib.sha1(repr(recipe).encode()).hexdigest()[:12]
+        tag = hashlib.sha1(repr(settings).encode()).hexdigest()[:12]
         path = out or self.workdir / f"q-{tag}.onnx"
-        onnx.save(quantize(self.model13, self.ranges, recipe), str(path))
+        onnx.save(quantize(self.model13, self.ranges, settings), str(path))
         return path, score(path, self.samples, self.reference, with_mae=with_mae,
                            runtime=runtime)
 
@@ -149,19 +149,19 @@ def sweep(bench: Workbench, log=print) -> list[dict[str, Any]]:
     """Keep each group fp32 alone, then add groups greedily by benefit; report every step."""
     groups = [g for g in conv_groups(bench.model13) if g != "first"] + ["first"]
     rows: list[dict[str, Any]] = []
-    _, full = bench.try_recipe(QuantRecipe(exclude=()), with_mae=False)
+    _, full = bench.try_settings(QuantSettings(exclude=()), with_mae=False)
     rows.append({"exclude": [], "mask_mad": full.mask_mad})
     log(f"all int8: MAD {full.mask_mad:.4f}")
     single: dict[str, float] = {}
     for group in groups:
-        _, s = bench.try_recipe(QuantRecipe(exclude=(group,)), with_mae=False)
+        _, s = bench.try_settings(QuantSettings(exclude=(group,)), with_mae=False)
         single[group] = s.mask_mad
         rows.append({"exclude": [group], "mask_mad": s.mask_mad})
         log(f"fp32 {group}: MAD {s.mask_mad:.4f}")
     chosen: list[str] = []
     for group in sorted(single, key=single.__getitem__):
         chosen.append(group)
-        _, s = bench.try_recipe(QuantRecipe(exclude=tuple(chosen)))
+        _, s = bench.try_settings(QuantSettings(exclude=tuple(chosen)))
         rows.append({"exclude": list(chosen), "mask_mad": s.mask_mad, "mae": s.mae})
         log(f"fp32 {'+'.join(chosen)}: MAD {s.mask_mad:.4f} MAE {s.mae:.4f} "
             f"(fp32 {bench.fp32_mae:.4f})")
@@ -201,10 +201,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.no_eval:
         if not (args.ranges and args.ranges.exists() and args.out):
             parser.error("--no-eval needs an existing --ranges file and --out")
-        recipe = QuantRecipe(exclude=tuple(x for x in args.exclude.split(",") if x),
+        settings = QuantSettings(exclude=tuple(x for x in args.exclude.split(",") if x),
                              activation=args.activation,
                              op_types=tuple(x for x in args.op_types.split(",") if x))
-        digest = build_from_ranges(args.model or default_model(), args.ranges, args.out, recipe)
+        digest = build_from_ranges(args.model or default_model(), args.ranges, args.out, settings)
         print(f"{digest}  {args.out}")
         return 0
 
@@ -223,20 +223,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.sweep:
         report["sweep"] = sweep(bench)
     else:
-        recipe = QuantRecipe(exclude=tuple(x for x in args.exclude.split(",") if x),
+        settings = QuantSettings(exclude=tuple(x for x in args.exclude.split(",") if x),
                              activation=args.activation,
                              op_types=tuple(x for x in args.op_types.split(",") if x))
         runtime = Variant(f"int8-{args.runtime}", args.runtime, graph_level="disable")
-        path, s = bench.try_recipe(recipe, out=args.out, runtime=runtime)
+        path, s = bench.try_settings(settings, out=args.out, runtime=runtime)
         passed = s.mae is not None and s.mae <= bench.fp32_mae + MAE_MARGIN
-        report.update({"recipe": recipe.__dict__, "runtime": runtime.provider_entry(),
+        report.update({"settings": settings.__dict__, "runtime": runtime.provider_entry(),
                        "ort_graph_optimization": runtime.graph_level,
                        "mask_mad": round(s.mask_mad, 5),
                        "mae": round(s.mae or 0.0, 5), "passes_gate": passed,
                        "model": str(path), "sha256": sha256_file(path)})
         verdict = "PASSES" if passed else "FAILS"
         report["fp32_runtime_mae_same_photos"] = round(bench.fp32_mae, 5)
-        print(f"int8 {'+'.join(recipe.exclude) or '(all)'}: MAD {s.mask_mad:.4f}, MAE {s.mae:.4f} "
+        kept = "+".join(settings.exclude) or "(all)"
+        print(f"int8 {kept}: MAD {s.mask_mad:.4f}, MAE {s.mae:.4f} "
               f"vs fp32 {bench.fp32_mae:.4f}: {verdict} the +{MAE_MARGIN} gate; {path}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2, default=str))

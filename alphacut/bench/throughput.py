@@ -21,6 +21,7 @@ from pathlib import Path
 
 from alphacut.bench.stats import Ratio, percentile, round_or_none
 from alphacut.errors import InputError
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 ProgressCallback = Callable[[int, int, str], None]
 TOOLS: tuple[str, ...] = ("alphacut", "rembg")
@@ -35,7 +36,7 @@ def default_alphacut_command() -> list[str]:
 class ThroughputSettings:
     images: Path
     runs: int = 3
-    model: str = "u2netp"
+    model: str = DEFAULT_MODEL
     rembg_bin: str | None = None
     alphacut_command: tuple[str, ...] = ()
     alphacut_args: tuple[str, ...] = ()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from alphacut.bench.command_options import add_output_options
+from alphacut.models.catalogue import DEFAULT_MODEL
 
 
 def register(sub: Any) -> None:
@@ -24,7 +25,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--images", type=Path, required=True, metavar="DIR")
     p.add_argument("--runs", type=int, default=3, metavar="N")
-    p.add_argument("--model", default="u2netp")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--rembg-bin", default=None, metavar="PATH",
                    help="rembg executable (default: $ALPHACUT_REMBG, then rembg on PATH)")
     p.add_argument("--alphacut-cmd", default=None, metavar="CMD",

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alphacut.models.catalogue import DEFAULT_MODEL
+
 
 def register(sub: Any) -> None:
     """Add the ``demo`` sub-command."""
@@ -21,7 +23,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("-o", "--output", type=Path, default=None, metavar="OUT",
                    help="where to write the cutouts (default: <data dir>/demo)")
-    p.add_argument("--model", default="u2netp")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]")
     p.add_argument("--headless", action="store_true",
                    help="never open the UI, even on a terminal")
@@ -66,6 +68,7 @@ def _headless(samples: list[Path], out_dir: Path, args: argparse.Namespace) -> i
     from alphacut.pipeline.jobs import plan_jobs
     from alphacut.pipeline.output import OutputOptions
     from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.tally import BatchTally
 
     output = OutputOptions(existing="overwrite")
     jobs, problems = plan_jobs(samples, out_dir, output)
@@ -74,10 +77,10 @@ def _headless(samples: list[Path], out_dir: Path, args: argparse.Namespace) -> i
     for column in ("image", "size", "inference ms", "total ms"):
         table.add_column(column, justify="right" if "ms" in column else "left")
     table.add_column("cutout (in the folder below)", overflow="fold")
-    failed = len(problems)
+    tally = BatchTally(problems=len(problems))
     for result in BatchRunner(remover, output).run(jobs):
+        tally.add(result)
         if result.status != "done":
-            failed += 1
             table.add_row(result.job.source.name, "", "", "", f"[red]{result.error}")
             continue
         from PIL import Image
@@ -94,4 +97,4 @@ def _headless(samples: list[Path], out_dir: Path, args: argparse.Namespace) -> i
     console = Console()
     console.print(table)
     console.print(f"cutouts are in {out_dir}")
-    return 1 if failed else 0
+    return 0 if tally.all_done else 1

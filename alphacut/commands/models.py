@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from alphacut.models.catalogue import DEFAULT_MODEL
+
 if TYPE_CHECKING:
     from alphacut.models.store import ModelStatus, ModelStore
 
@@ -27,7 +29,8 @@ def register(sub: Any) -> None:
     a.set_defaults(func=run_list)
 
     a = actions.add_parser("pull", help="download a model into the cache and verify it")
-    a.add_argument("name", nargs="?", default="u2netp", help="model name (default: u2netp)")
+    a.add_argument("name", nargs="?", default=DEFAULT_MODEL,
+                   help=f"model name (default: {DEFAULT_MODEL})")
     a.add_argument("--accept-license", "--accept-licence", dest="accept_license",
                    action="store_true", help="accept the model's licence (needed for isnet)")
     a.set_defaults(func=run_pull)

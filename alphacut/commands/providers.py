@@ -7,6 +7,7 @@ import json
 import sys
 from typing import Any
 
+from alphacut.choices import PREFERENCES
 from alphacut.models.catalogue import DEFAULT_MODEL
 
 
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
     p.add_argument("--reprobe", action="store_true", help="ignore cached probe results")
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"model to probe with (default: {DEFAULT_MODEL})")
-    p.add_argument("--preference", choices=("high-performance", "low-power", "cpu"),
+    p.add_argument("--preference", choices=PREFERENCES,
                    default="high-performance", help="what 'auto' optimises for")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU inference threads (default: physical cores)")

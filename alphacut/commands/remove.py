@@ -11,6 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from alphacut.choices import OUTPUT_FORMATS, PRECISIONS, REFINE_MODES
+from alphacut.models.catalogue import DEFAULT_MODEL
+
 DEFAULT_OUT = "cutouts"
 
 
@@ -37,17 +40,18 @@ def register(sub: Any) -> None:
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
     """Options shared by every command that runs the model."""
-    p.add_argument("--model", default="u2netp", help="model name (see 'alphacut models list')")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help="model name (see 'alphacut models list')")
     p.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]",
                    help="auto | cpu | openvino[:CPU|GPU|NPU] | directml[:ID] | cuda[:ID]")
     p.add_argument("--strict", action="store_true",
                    help="a forced --provider that is missing or fails is an error, not a fallback")
-    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+    p.add_argument("--precision", choices=PRECISIONS, default="fp32",
                    help="bf16 runs ~2x faster with OpenVINO on CPUs with bf16 units; "
                    "masks change slightly (default: fp32, exact)")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="CPU inference threads (default: physical cores)")
-    p.add_argument("--refine", choices=("none", "guided", "matting"), default=None,
+    p.add_argument("--refine", choices=REFINE_MODES, default=None,
                    help="edge refinement at full resolution (default: matting; none is fastest)")
     p.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=None,
                    help="estimate true foreground colour at soft edges (changes edge RGB)")
@@ -57,7 +61,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 def add_output_options(p: argparse.ArgumentParser) -> None:
     """Options that shape the written files."""
-    p.add_argument("--format", choices=("png", "webp", "webp-lossy", "jpg"), default="png")
+    p.add_argument("--format", choices=OUTPUT_FORMATS, default="png")
     p.add_argument("--quality", type=int, default=90, help="quality for webp-lossy and jpg")
     p.add_argument("--mask-only", action="store_true", help="write the alpha mask (8-bit grey)")
     p.add_argument("--bg", metavar="COLOR", help="flatten onto a colour, e.g. '#ffffff'")
@@ -132,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.output import check_writable
     from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.tally import BatchTally
 
     try:
         check_writable(args.output)
@@ -149,29 +154,21 @@ def run(args: argparse.Namespace) -> int:
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
     for note in remover.runner.notes:
         print(f"note: {note}", file=sys.stderr)
-    failed = len(problems)
-    done = skipped = cancelled = 0
+    tally = BatchTally(problems=len(problems))
     with _stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
         for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
             advance(result)
-            if result.status == "done":
-                done += 1
-            elif result.status == "skipped":
-                skipped += 1
-            elif result.status == "cancelled":
-                cancelled += 1
-            else:
-                failed += 1
-    events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
-    reporter.summary_line(done, skipped, failed, events)
+            tally.add(result)
+    events = remover.runner.fallback_summary(len(jobs))
+    reporter.summary_line(tally.done, tally.skipped, tally.failed, events)
     if stop.signum is not None:
         print(
-            f"alphacut: stopped by {signal.Signals(stop.signum).name}: {cancelled} image(s) not "
-            "started; run again with --skip-existing to finish them",
+            f"alphacut: stopped by {signal.Signals(stop.signum).name}: {tally.cancelled} "
+            "image(s) not started; run again with --skip-existing to finish them",
             file=sys.stderr,
         )
         return 128 + stop.signum
-    return 1 if failed else 0
+    return 1 if tally.failed else 0
 
 
 class _SignalStop:

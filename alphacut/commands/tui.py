@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-GRAPHICS_CHOICES = ("auto", "kitty", "sixel", "halfcell", "unicode")
+from alphacut.choices import GRAPHICS_MODES
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
     p.add_argument("--model", default="", help="model name (see 'alphacut models list')")
     p.add_argument("--provider", default="", metavar="NAME[:DEVICE]",
                    help="auto | cpu | openvino[:CPU|GPU|NPU] | directml[:ID] | cuda[:ID]")
-    p.add_argument("--graphics", choices=GRAPHICS_CHOICES, default=None,
+    p.add_argument("--graphics", choices=GRAPHICS_MODES, default=None,
                    help="image rendering (default: kitty/sixel when detected, else halfcell)")
     p.set_defaults(func=run)
 

@@ -23,7 +23,7 @@ class Source:
     - ``url``: a plain HTTPS URL of the model file itself.
     - ``local``: a file path on this machine (used by ``models add``).
     - ``derived``: built on this machine from the catalogue model named by ``url`` with the
-      recipe named by ``member`` (see ``derive.py``); the result must match the model's sha256.
+      build named by ``member`` (see ``derive.py``); the result must match the model's sha256.
     """
 
     kind: SourceKind
@@ -186,3 +186,18 @@ def get_model(name: str) -> ModelSpec:
     from alphacut.errors import ModelError
 
     raise ModelError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
+
+
+def families(catalogue: tuple[ModelSpec, ...] = CATALOGUE) -> tuple[str, ...]:
+    """Families a model can belong to (each has a recipe and a catalogue model)."""
+    return tuple(dict.fromkeys(spec.family for spec in catalogue))
+
+
+def family_template(family: str, catalogue: tuple[ModelSpec, ...] = CATALOGUE) -> ModelSpec:
+    """The catalogue model whose input size and normalisation an added model inherits."""
+    for spec in catalogue:
+        if spec.family == family:
+            return spec
+    from alphacut.errors import ModelError
+
+    raise ModelError(f"unknown family {family!r}; known: {', '.join(families(catalogue))}")

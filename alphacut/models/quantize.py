@@ -1,4 +1,4 @@
-"""Mixed-precision int8 models: graph surgery and the QDQ recipe that builds ``u2netp-int8``.
+"""Mixed-precision int8 models: graph surgery and the QDQ settings that build ``u2netp-int8``.
 
 Static per-channel QDQ with sensitive convolutions kept fp32. The model is first converted
 from opset 11 to opset 13 (per-channel QuantizeLinear needs ``axis``, which opset 11 lacks:
@@ -146,7 +146,7 @@ def select_excluded(model: Any, spec: Sequence[str],
 
 
 @dataclass(frozen=True)
-class QuantRecipe:
+class QuantSettings:
     """Everything besides calibration data that decides the quantized model's bytes."""
 
     exclude: tuple[str, ...] = ()
@@ -156,21 +156,21 @@ class QuantRecipe:
     op_types: tuple[str, ...] = ()  # empty: every op ORT can quantize
 
 
-def quantize(model13: Any, ranges: Any, recipe: QuantRecipe,
+def quantize(model13: Any, ranges: Any, settings: QuantSettings,
              stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> Any:
     """The QDQ-quantized ModelProto of an opset-13 ``model13`` with ``ranges`` from calibrate()."""
     from alphacut.accel.quantization import qdq_quantize, with_inferred_shapes
 
     model = with_inferred_shapes(model13)
     return qdq_quantize(
-        model, ranges, per_channel=recipe.per_channel, weight=recipe.weight,
-        activation=recipe.activation, excluded=select_excluded(model, recipe.exclude, stages),
-        op_types=recipe.op_types,
+        model, ranges, per_channel=settings.per_channel, weight=settings.weight,
+        activation=settings.activation, excluded=select_excluded(model, settings.exclude, stages),
+        op_types=settings.op_types,
     )
 
 
 def build_from_ranges(fp32: Path, ranges_file: Path, out: Path,
-                      recipe: QuantRecipe = QuantRecipe(exclude=DEFAULT_EXCLUDE),
+                      settings: QuantSettings = QuantSettings(exclude=DEFAULT_EXCLUDE),
                       stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> str:
     """Write the int8 model from the fp32 model and saved ranges alone; returns its sha256.
 
@@ -183,5 +183,5 @@ def build_from_ranges(fp32: Path, ranges_file: Path, out: Path,
 
     ensure_runtime()
     model13 = omit_empty_resize_inputs(to_opset(onnx.load(str(fp32))))
-    onnx.save(quantize(model13, load_ranges(ranges_file), recipe, stages), str(out))
+    onnx.save(quantize(model13, load_ranges(ranges_file), settings, stages), str(out))
     return sha256_file(out)

@@ -23,20 +23,20 @@ from typing import TYPE_CHECKING, Literal
 
 from alphacut.checksum import sha256_file
 from alphacut.errors import ChecksumError, ModelError
-from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
+from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source, families, family_template
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
-    RemoteZip,
     check_online,
     copy_verified,
     remove_stale_parts,
 )
+from alphacut.models.remote_zip import RemoteZip
 from alphacut.paths import AppPaths
 
 if TYPE_CHECKING:
-    from alphacut.accel.adapter import Precision
     from alphacut.accel.model_options import ModelOptions
+    from alphacut.choices import Precision
 
 REGISTRY_NAME = "added.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -87,19 +87,6 @@ class AddedModel:
     input_size: tuple[int, int]
     source: str
     added: str
-
-
-def families(catalogue: tuple[ModelSpec, ...] = CATALOGUE) -> tuple[str, ...]:
-    """Families a model can belong to (each has a recipe and a catalogue model)."""
-    return tuple(dict.fromkeys(spec.family for spec in catalogue))
-
-
-def family_template(family: str, catalogue: tuple[ModelSpec, ...] = CATALOGUE) -> ModelSpec:
-    """The catalogue model whose input size and normalisation an added model inherits."""
-    for spec in catalogue:
-        if spec.family == family:
-            return spec
-    raise ModelError(f"unknown family {family!r}; known: {', '.join(families(catalogue))}")
 
 
 class ModelStore:
@@ -307,28 +294,10 @@ class ModelStore:
         self, spec: ModelSpec, source: Source, dest: Path, progress: ProgressCallback | None
     ) -> Path:
         """Build ``spec`` from its verified base model, then check it like a download."""
-        from alphacut.models.derive import build
+        from alphacut.models.derive import build_verified
 
         base = self.ensure(source.url, progress=progress)
-        self.paths.models.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix=".derive-", dir=self.paths.models) as work:
-            built = Path(work) / dest.name
-            build(source.member, base, built)
-            try:
-                return copy_verified(
-                    built, dest, sha256=spec.sha256, size=spec.size,
-                    what=f"{spec.name} built from {source.url}",
-                )
-            except ChecksumError as exc:
-                from importlib.metadata import version
-
-                from alphacut.accel.flavours import installed_flavours
-
-                runtimes = ", ".join(f"{name} {ver}" for name, ver in installed_flavours())
-                raise ChecksumError(
-                    f"{exc} (onnx {version('onnx')}, {runtimes} write different bytes than "
-                    "the pinned build: install the versions in alphacut's 'quantize' extra)"
-                ) from None
+        return build_verified(spec, source, base, dest)
 
     # -- adding ------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from alphacut.errors import InputError, OutputError
+from alphacut.errors import OutputError
 from alphacut.pipeline.decode import is_image_name
 from alphacut.pipeline.output import OutputOptions
 
@@ -142,7 +142,3 @@ def plan_jobs(
             seen_dest[dest] = item
             jobs.append(Job(source=item, dest=dest))
     return jobs, problems
-
-
-def input_error(problem: InputProblem) -> InputError:
-    return InputError(problem.path, problem.reason)

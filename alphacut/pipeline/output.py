@@ -7,17 +7,14 @@ import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO
 
-import numpy as np
 from PIL import Image, ImageColor
 
+from alphacut.choices import OUTPUT_FORMATS, ExistingPolicy, OutputFormat
 from alphacut.errors import OutputError, OutputExistsError
 from alphacut.pipeline.png_encoder import write_png
 
-OutputFormat = Literal["png", "webp", "webp-lossy", "jpg"]
-ExistingPolicy = Literal["error", "skip", "overwrite"]
-FORMATS: tuple[str, ...] = ("png", "webp", "webp-lossy", "jpg")
 _SUFFIX = {"png": ".png", "webp": ".webp", "webp-lossy": ".webp", "jpg": ".jpg"}
 TEMP_MARK = ".alphacut-tmp"
 _O_BINARY = getattr(os, "O_BINARY", 0)
@@ -47,8 +44,10 @@ class OutputOptions:
         """Reject combinations that cannot produce a sensible file."""
         from alphacut.errors import ConfigError
 
-        if self.format not in FORMATS:
-            raise ConfigError(f"unknown format {self.format!r}; use one of {', '.join(FORMATS)}")
+        if self.format not in OUTPUT_FORMATS:
+            raise ConfigError(
+                f"unknown format {self.format!r}; use one of {', '.join(OUTPUT_FORMATS)}"
+            )
         if self.format == "jpg" and not (self.bg or self.bg_image or self.mask_only):
             raise ConfigError("JPEG has no transparency: add --bg COLOR, --bg-image or --mask-only")
         if not 1 <= self.quality <= 100:
@@ -137,7 +136,7 @@ def load_background(options: OutputOptions) -> Image.Image | None:
         return bg.convert("RGB")
 
 
-def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, object]]:
+def encode_params(options: OutputOptions) -> tuple[str, dict[str, object]]:
     """Pillow format name and save() keyword arguments for ``options``."""
     if options.mask_only and options.format != "jpg":
         return "PNG", {"compress_level": options.png_compress_level}
@@ -183,7 +182,7 @@ def encode_image(
     PNG goes through alphacut's streaming encoder (twice as fast as Pillow's at the same
     level, see ``png_encoder``); WebP and JPEG through Pillow.
     """
-    fmt, params = encode_params(options, image.mode)
+    fmt, params = encode_params(options)
     if fmt == "PNG":
         write_png(image, fh, level=int(params["compress_level"]), alpha=alpha,
                   clear_hidden=not options.keep_hidden_rgb)
@@ -293,8 +292,3 @@ def clean_stray_temps(folder: Path) -> list[Path]:
         except OSError:
             pass
     return removed
-
-
-def alpha_array(alpha: Image.Image) -> np.ndarray:
-    """The alpha channel as a ``(H, W) uint8`` array."""
-    return np.asarray(alpha, dtype=np.uint8)

@@ -66,11 +66,10 @@ class AlphacutApp(App[int]):
         self.live_stats = live_stats
         self.exit_when_idle = exit_when_idle
         self.bench_screen = _bench_screen_factory()
-        # Set by the main screen: called whenever ``remover`` or ``model_error`` changes.
-        self.remover_changed: Callable[[], None] = lambda: None
+        self.main_screen = MainScreen(self.directory)
 
     def get_default_screen(self) -> Screen:
-        return MainScreen(self.directory)
+        return self.main_screen
 
     # -- settings ---------------------------------------------------------------------------
     def update_settings(self, **changes: object) -> None:
@@ -129,18 +128,17 @@ class AlphacutApp(App[int]):
     def on_model_ready(self, event: msg.ModelReady) -> None:
         self.remover = event.remover
         self.model_error = ""
-        self.remover_changed()
+        self.main_screen.post_message(msg.ModelChanged())
 
     def on_model_failed(self, event: msg.ModelFailed) -> None:
         self.model_error = event.error
-        self.remover_changed()
+        self.main_screen.post_message(msg.ModelChanged())
 
     # -- command palette ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        main = next((s for s in self.screen_stack if isinstance(s, MainScreen)), None)
-        if main is not None and screen is main:
-            yield from main.palette_commands()
+        if screen is self.main_screen:
+            yield from self.main_screen.palette_commands()
 
 
 def run_app(

@@ -35,6 +35,7 @@ from textual.widgets.selection_list import Selection
 from alphacut.bench import history
 from alphacut.bench.chart import latency_chart, series_from_result
 from alphacut.bench.report import HARDWARE_COLUMNS, hardware_rows
+from alphacut.models.catalogue import DEFAULT_MODEL
 from alphacut.paths import AppPaths
 
 # Enough photos for stable percentiles, few enough for a run of a minute or two.
@@ -185,7 +186,8 @@ class BenchScreen(Screen[None]):
             self.app.call_from_thread(self._progress, done, total, message)
 
         try:
-            model = self._model or getattr(getattr(self.app, "settings", None), "model", "u2netp")
+            settings_model = getattr(getattr(self.app, "settings", None), "model", DEFAULT_MODEL)
+            model = self._model or settings_model
             model_path = self._model_path or ModelStore(self._paths()).locate(model)
             settings = HardwareSettings(
                 images=self._images(source), model=model, providers=providers, runs=runs

@@ -26,6 +26,11 @@ class ModelFailed(Message):
         self.error = error
 
 
+class ModelChanged(Message):
+    """The app's model (``remover`` or ``model_error``) changed; sent by the app to its
+    main screen."""
+
+
 class ProbesDone(Message):
     def __init__(self, report: ProbeReport) -> None:
         super().__init__()
@@ -70,12 +75,11 @@ class JobStarted(Message):
 
 
 class JobFinished(Message):
-    """One job's result, plus its model-resolution mask when it succeeded."""
+    """One job's result; ``result.mask`` is its model-resolution mask when it succeeded."""
 
-    def __init__(self, result: JobResult, mask: np.ndarray | None = None) -> None:
+    def __init__(self, result: JobResult) -> None:
         super().__init__()
         self.result = result
-        self.mask = mask
 
 
 class BatchFinished(Message):

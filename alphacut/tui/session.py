@@ -30,7 +30,6 @@ class AppSession(Protocol):
     live_stats: bool
     exit_when_idle: bool
     bench_screen: Callable[[], Screen] | None
-    remover_changed: Callable[[], None]
 
     def update_settings(self, **changes: object) -> None: ...
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
 from alphacut.accel.telemetry import TelemetrySnapshot
+
+if TYPE_CHECKING:
+    from alphacut.pipeline.remover import Remover
 
 
 def _mib(value: int) -> str:
@@ -26,6 +32,27 @@ class StatusPanel(Vertical):
 
     def set_adapter(self, text: str) -> None:
         self.query_one("#status-adapter", Static).update(text)
+
+    def show_model(self, remover: Remover | None, error: str, model: str) -> bool:
+        """Adapter, device and any fallback notes, or the model's error or loading state.
+
+        False when there is no model to use (yet).
+        """
+        if error:
+            self.set_adapter(f"[red]model: {escape(error)}[/red]")
+            return False
+        if remover is None:
+            self.set_adapter(f"adapter: loading {model}…")
+            return False
+        runner = remover.runner
+        adapter = runner.adapter
+        device = escape(adapter.name or adapter.device_type)
+        self.set_adapter(
+            f"adapter: [b]{escape(adapter.label)}[/b] ({device}) · {remover.spec.name}"
+        )
+        notes = [*getattr(runner, "notes", []), *runner.fallback_summary()]
+        self.set_events(f"[yellow]{escape('; '.join(notes))}[/yellow]" if notes else "")
+        return True
 
     def set_speed(self, last_ms: float | None, avg_ms: float | None, per_s: float | None) -> None:
         last = f"{last_ms:.0f} ms" if last_ms is not None else "–"
