@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from alphacut.accel.agreement import EXACT, AgreementRule
+
 SourceKind = Literal["wheel-member", "npm-chunks", "url", "local", "derived"]
 
 
@@ -69,12 +71,23 @@ class ModelSpec:
     # disabling ORT's level-1 transforms one at a time); without it the CPU provider still
     # fuses the rest into int8 kernels.
     disabled_optimizers: tuple[str, ...] = ()
-    # The largest difference from the CPU provider's outputs a probe accepts on the fixed
-    # probe input. fp32 providers agree to ~1e-5; OpenVINO's int8 kernels differ from the CPU
-    # provider's by up to ~0.2 on single pixels (mean 0.003 on the output used), while a
-    # broken provider is off by ~0.5 or gives NaN.
-    probe_tolerance: float = 1e-3
+    # How close an adapter's outputs must stay to the CPU provider's in a probe. fp32
+    # providers agree to ~1e-5 on every value; quantized models are judged at mask level
+    # (see INT8_AGREEMENT).
+    agreement: AgreementRule = EXACT
 
+
+# int8 kernels round differently on every instruction set, so single mask values of two
+# adapters differ by up to ~0.8 (0.55 on the demo photos with AVX-512 VNNI) while the masks
+# are equally good. The limits come from the quality gate an int8 model must pass (ecssd-dev
+# MAE within +0.005 of fp32): two adapters that both pass it may differ in MAE by twice
+# the gate, and a mean mask difference d bounds the MAE difference, so d <= 0.01. With a
+# typical foreground share of ~0.25, d = 0.01 of disagreeing pixels is an IoU@0.5 of ~0.96.
+# Measured OpenVINO vs CPU on ecssd-dev: d 0.0031 / IoU 0.990 (AVX-512 VNNI), with oneDNN
+# capped to AVX2 see README; a broken provider is off by ~0.5 or gives NaN.
+INT8_GATE_MAE = 0.005
+INT8_AGREEMENT = AgreementRule(max_abs_diff=None, mask_mean_diff=2 * INT8_GATE_MAE,
+                               mask_min_iou=0.95)
 
 IMAGENET = Normalisation(mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225), divisor="255")
 
@@ -124,7 +137,7 @@ CATALOGUE: tuple[ModelSpec, ...] = (
         sha256="a2cbadfe10e7d4f27d4d12022c7994b37d47f83b491e51a72af79adcf4a3c2a2",
         licence="Apache-2.0 (derived from u2netp)",
         disabled_optimizers=("WeightBiasQuantization",),
-        probe_tolerance=0.25,
+        agreement=INT8_AGREEMENT,
         notes=(
             "static per-channel QDQ int8 of u2netp, conv 97 kept fp32; ranges calibrated on "
             "ecssd-dev 0001-0030. Measured: ecssd-dev MAE 0.0339 vs 0.0332 fp32 on the 70 "
@@ -186,3 +199,8 @@ def get_model(name: str) -> ModelSpec:
     from alphacut.errors import ModelError
 
     raise ModelError(f"unknown model {name!r}; known models: {', '.join(model_names())}")
+
+
+def int8_pair() -> tuple[ModelSpec, ModelSpec]:
+    """The fp32 model and its int8 build, whose probe times say what int8 buys here."""
+    return get_model("u2netp"), get_model("u2netp-int8")

@@ -564,11 +564,12 @@ class MainScreen(Screen[None]):
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
             from alphacut.models.catalogue import get_model
+            from alphacut.pipeline.probe_photos import probe_tensors
 
             spec = get_model(self.session.settings.model)
             report = probe_all(
                 model_path, reprobe=reprobe, disabled_optimizers=spec.disabled_optimizers,
-                tolerance=spec.probe_tolerance,
+                rule=spec.agreement, inputs=probe_tensors(spec),
             )
         self.post_message(msg.ProbesDone(report))
 
