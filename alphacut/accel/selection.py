@@ -24,7 +24,8 @@ import numpy as np
 from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter, Precision
 from alphacut.accel.agreement import EXACT, AgreementRule
 from alphacut.accel.backend import Backend, Discovery
-from alphacut.accel.probe import ProbeCache, model_sha256, probe, reference_outputs
+from alphacut.accel.probe import ProbeCache, probe, reference_outputs
+from alphacut.checksum import sha256_file
 from alphacut.errors import ProviderError
 
 # An adapter must be clearly slower than the CPU to lose to it: steady times of equally
@@ -275,7 +276,7 @@ def probe_adapters(
     outputs an adapter must stay (the model's own, see ``ModelSpec.agreement``); ``inputs``
     are the probe tensors (photos, needed by mask-level rules), a fixed random one if None.
     """
-    sha = model_sha or (model_sha256(model_path) if cache is not None else "")
+    sha = model_sha or (sha256_file(model_path) if cache is not None else "")
     cpu_first = sorted(adapters, key=lambda a: a.kind != "cpu")
     reference = None
     done: dict[tuple[str, str], Adapter] = {}

@@ -115,7 +115,7 @@ def collect(
     import psutil
 
     from alphacut.accel.cpu_isa import detect
-    from alphacut.models.fetch import sha256_file
+    from alphacut.checksum import sha256_file
 
     flavour, version = ort_distribution()
     isa = detect()
