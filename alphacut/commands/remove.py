@@ -206,7 +206,7 @@ def _second_model(name: str | None) -> Path | None:
         return None
     from alphacut.models.store import ModelStore
 
-    return ModelStore().locate(name)
+    return ModelStore().resolve(name).path
 
 
 def _run_second_opinion(
