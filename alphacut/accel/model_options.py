@@ -5,11 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from alphacut.accel.agreement import EXACT, AgreementRule
 from alphacut.checksum import sha256_file
 from alphacut.choices import Precision
-
-# fp32 providers that agree with CPU stay well inside this (OpenVINO CPU: 3e-6 here).
-MAX_ABS_DIFF = 1e-3
 
 
 @dataclass(frozen=True)
@@ -18,7 +16,7 @@ class ModelOptions:
 
     ``sha256`` keys the probe cache (hashed from the file when empty);
     ``disabled_optimizers`` names ONNX Runtime graph transforms that would break the model;
-    ``tolerance`` is the largest difference from the CPU's outputs an adapter may show;
+    ``agreement`` is how close to the CPU's outputs an adapter must stay (the model's own);
     ``precision`` is ``fp32`` (exact) or ``bf16`` (OpenVINO on a CPU with bf16 units only).
     ``ResolvedModel.session_options`` fills it from a catalogue or added model.
     """
@@ -26,7 +24,7 @@ class ModelOptions:
     path: Path
     sha256: str = ""
     disabled_optimizers: tuple[str, ...] = ()
-    tolerance: float = MAX_ABS_DIFF
+    agreement: AgreementRule = EXACT
     precision: Precision = "fp32"
 
     @classmethod

@@ -18,14 +18,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter
 from alphacut.accel.backend import Backend, Discovery
 from alphacut.accel.model_options import ModelOptions
-from alphacut.accel.probe import (
-    ProbeCache,
-    probe,
-    reference_outputs,
-)
+from alphacut.accel.probe import ProbeCache, probe, reference_outputs
 from alphacut.choices import Preference
 from alphacut.errors import ProviderError
 from alphacut.paths import AppPaths
@@ -264,15 +262,17 @@ def probe_adapters(
     reprobe: bool = False,
     steady_runs: int = 2,
     on_probe: Callable[[str], None] | None = None,
+    inputs: list[np.ndarray] | None = None,
 ) -> list[Adapter]:
     """Probe every adapter (CPU first, as the reference), using cached full probes when present.
 
     Adapters discovery already skipped keep their ``skipped`` probe. Only full probes
     (status ``ok`` or ``failed``) are taken from the cache: a ``verified`` entry
-    written by a quick start is measured properly here. An adapter may differ from the
-    CPU's outputs by at most ``model.tolerance`` (the model's own, see ``ModelSpec``).
+    written by a quick start is measured properly here. ``model.agreement`` is how close to
+    the CPU's outputs an adapter must stay (see ``ModelSpec.agreement``); ``inputs`` are the
+    probe tensors (photos, needed by mask-level rules), a fixed random one if None.
     """
-    model_path, tolerance = model.path, model.tolerance
+    model_path, rule = model.path, model.agreement
     sha = model.key() if cache is not None else ""
     cpu_first = sorted(adapters, key=lambda a: a.kind != "cpu")
     reference = None
@@ -287,11 +287,11 @@ def probe_adapters(
             continue
         if adapter.kind != "cpu" and reference is None:
             # The CPU result came from the cache; accelerated probes still need its outputs.
-            reference = reference_outputs(backend, model_path, threads=threads)
+            reference = reference_outputs(backend, model_path, threads=threads, inputs=inputs)
         if on_probe is not None:
             on_probe(adapter.label)
         run = probe(backend, model_path, adapter, threads=threads, reference=reference,
-                    steady_runs=steady_runs, tolerance=tolerance)
+                    steady_runs=steady_runs, rule=rule, inputs=inputs)
         if adapter.kind == "cpu":
             reference = run.outputs
         if cache is not None:
@@ -311,11 +311,13 @@ def request_adapter(
     reprobe: bool = False,
     threads: int | None = None,
     paths: AppPaths | None = None,
+    inputs: list[np.ndarray] | None = None,
 ) -> Selection:
     """Discover, probe (cached) and choose: the adapter to use for ``model``.
 
     The model's options configure ``backend`` (see :func:`alphacut.accel.open_runner`);
-    the probe cache lives under ``paths`` unless ``probe_cache`` is given.
+    the probe cache lives under ``paths`` unless ``probe_cache`` is given; ``inputs`` are
+    the probe tensors (see :func:`probe_adapters`).
     """
     from alphacut.accel.threads import default_threads
 
@@ -325,7 +327,7 @@ def request_adapter(
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery, paths)
     adapters = probe_adapters(
         backend, model, discovery.adapters, threads=threads or default_threads(),
-        cache=cache, reprobe=reprobe,
+        cache=cache, reprobe=reprobe, inputs=inputs,
     )
     return choose(adapters, preference, allow=allow, deny=deny)
 

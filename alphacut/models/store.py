@@ -64,14 +64,14 @@ class ResolvedModel:
     path: Path
 
     def session_options(self, precision: Precision = "fp32") -> ModelOptions:
-        """The record sessions on this model are opened with (sha256, transforms, tolerance)."""
+        """The record sessions on this model are opened with (sha256, transforms, agreement)."""
         from alphacut.accel.model_options import ModelOptions
 
         return ModelOptions(
             path=self.path,
             sha256=self.spec.sha256,
             disabled_optimizers=self.spec.disabled_optimizers,
-            tolerance=self.spec.probe_tolerance,
+            agreement=self.spec.agreement,
             precision=precision,
         )
 

@@ -17,6 +17,7 @@ from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
 from alphacut.models.store import ModelStore, ResolvedModel
 from alphacut.paths import AppPaths
+from alphacut.pipeline.confidence import Confidence, assess
 from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
 from alphacut.pipeline.matte import DEFAULT_REFINE, make_alpha
 
@@ -30,10 +31,14 @@ class StageTimings:
     inference: float = 0.0
     postprocess: float = 0.0
     encode: float = 0.0
+    confidence: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.decode + self.preprocess + self.inference + self.postprocess + self.encode
+        return (
+            self.decode + self.preprocess + self.inference + self.postprocess + self.encode
+            + self.confidence
+        )
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -42,6 +47,7 @@ class StageTimings:
             "inference": round(self.inference, 2),
             "postprocess": round(self.postprocess, 2),
             "encode": round(self.encode, 2),
+            "confidence": round(self.confidence, 2),
             "total": round(self.total, 2),
         }
 
@@ -56,6 +62,7 @@ class Cutout:
     provider: str
     timings: StageTimings = field(default_factory=StageTimings)
     notes: list[str] = field(default_factory=list)
+    confidence: Confidence | None = None
 
     def rgba(self) -> Image.Image:
         out = self.rgb.copy()
@@ -208,8 +215,11 @@ class Remover:
 
     def complete(self, prepared: Prepared, mask: np.ndarray) -> Cutout:
         """Alpha stage: mask -> full-resolution alpha (refined as configured), combined with
-        the input's own alpha."""
+        the input's own alpha, and how far the mask can be trusted."""
         decoded, timings = prepared.decoded, prepared.timings
+        start = time.perf_counter()
+        confidence = assess(mask)
+        timings.confidence = _ms(start)
         start = time.perf_counter()
         alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
         if decoded.alpha is not None:
@@ -230,6 +240,7 @@ class Remover:
             provider=prepared.provider or self.provider,
             timings=timings,
             notes=list(decoded.notes),
+            confidence=confidence,
         )
 
     def remove(self, image: Image.Image | Path | str) -> Cutout:

@@ -63,8 +63,10 @@ class SettingsActions(_Base):
         if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
+            from alphacut.pipeline.probe_photos import probe_tensors
+
             report = probe_all(model.session_options(), reprobe=reprobe,
-                               paths=self.session.paths)
+                               paths=self.session.paths, inputs=probe_tensors(model.spec))
         self.post_message(msg.ProbesDone(report))
 
     def on_probes_done(self, event: msg.ProbesDone) -> None:
