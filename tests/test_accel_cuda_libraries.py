@@ -216,10 +216,12 @@ def test_onnx_runtime_errors_are_explained(tmp_path):
         "libcublasLt.so.12 not found: pip install 'nvidia-cublas-cu12'")
     trt = "libnvinfer.so.10: cannot open shared object file: No such file or directory"
     assert explain_provider_error(trt, report).startswith("libnvinfer.so.10 not found: TensorRT")
-    driver = explain_provider_error(ORT_DRIVER_ERROR, report)
-    assert "CUDA driver version is insufficient" in driver
-    assert driver.endswith("libcuda.so.1 not found: no NVIDIA driver is installed or visible "
-                           "here (in a container: run it with the GPU passed through)")
+    assert explain_provider_error(ORT_DRIVER_ERROR, report) == (
+        "CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version: "
+        "libcuda.so.1 not found: no NVIDIA driver is installed or visible here (in a container: "
+        "run it with the GPU passed through)")
+    oom = "[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : CUDA failure 2: out of memory ; GPU=0 ;"
+    assert explain_provider_error(oom, report) == "CUDA failure 2: out of memory"
     assert explain_provider_error("something else", report) == "something else"
 
 

@@ -26,6 +26,8 @@ DRIVER_LIBRARY = "libcuda.so.1"
 # Oldest driver branch for each CUDA major (NVIDIA's minor-version compatibility table).
 DRIVER_FOR_CUDA: dict[int, str] = {12: "R525", 13: "R580"}
 MISSING_FILE = re.compile(r"(lib[\w.+-]+?\.so(?:\.\d+)*): cannot open shared object file")
+# ORT's own wording, e.g. "CUDA failure 35: CUDA driver version is insufficient … ; GPU=-1 ; …"
+LIBRARY_FAILURE = re.compile(r"\b(?:CUDA|CUDNN|CUBLAS|CUFFT|CURAND) failure \d+: [^;\n]+")
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class CudaReport:
         }
 
     def describe(self) -> str:
-        """One line: the versions that were loaded, e.g. ``CUDA 12.9 (driver 12.4), cuDNN 9.28.0``."""
+        """One line: the versions that were loaded, e.g. ``…: CUDA 12.9, cuDNN 9.28.0, …``."""
         runtime = f"CUDA {self.runtime_cuda}" if self.runtime_cuda else "CUDA runtime not loaded"
         driver = f"driver CUDA {self.driver_cuda}" if self.driver_cuda else "no driver"
         cudnn = f"cuDNN {self.cudnn}" if self.cudnn else "cuDNN not loaded"
@@ -176,17 +178,17 @@ def explain_provider_error(text: str, report: CudaReport | None) -> str:
                     "(the CUDA adapter works without it)")
         return f"{file} not found"
     lowered = text.lower()
-    if "driver version is insufficient" in lowered and report is not None:
-        detail = report.problems()
-        if detail:
-            return f"{text.strip()[:200]}: {detail[-1]}"
-    if "no cuda-capable device" in lowered or "cuda failure 100" in lowered:
+    if "no cuda-capable device" in lowered or "cuda failure 100:" in lowered:
         visible = os.environ.get("CUDA_VISIBLE_DEVICES")
         seen = f" (CUDA_VISIBLE_DEVICES={visible!r})" if visible is not None else ""
         return f"no CUDA GPU is visible to this process{seen}"
     if "install tensorrt libraries" in lowered:
         return "TensorRT 10 is not installed (the CUDA adapter works without it)"
-    return text.strip()
+    failure = LIBRARY_FAILURE.search(text)
+    short = failure.group(0).strip() if failure else text.strip()
+    if "driver version is insufficient" in lowered and report is not None and report.problems():
+        return f"{short}: {report.problems()[-1]}"
+    return short
 
 
 def providers_library_error(ort: Any, kind: str, load: Loader = ctypes.CDLL) -> str:

@@ -36,7 +36,7 @@ class StatusPanel(Vertical):
         )
 
     def set_telemetry(self, snapshot: TelemetrySnapshot) -> None:
-        """RSS and peak, CPU use and temperature, GPU load, memory and temperature ("n/a" if none)."""
+        """RSS and peak, CPU use and temperature, GPU load/memory/temperature ("n/a" if none)."""
         # Short enough for the 80-column layout: peak in MiB without the unit.
         peak = f"{snapshot.peak_rss_bytes / 2**20:.0f}" if snapshot.peak_rss_bytes else "n/a"
         cpu = (f" · CPU {snapshot.process_cpu_percent:.0f}%"
