@@ -101,3 +101,29 @@ def test_gpu_text_for_status_bar_and_reports():
     unknown = NvidiaGpu(1, "NVIDIA A2")
     assert unknown.short() == "GPU1 n/a mem n/a n/a °C"
     assert unknown.describe() == "GPU 1 NVIDIA A2"
+
+
+def test_bench_hardware_runs_the_refine_it_is_given(tmp_path, monkeypatch):
+    from PIL import Image
+
+    from alphacut.accel.fake import FakeBackend
+    from alphacut.bench.hardware import HardwareSettings, run_hardware_bench
+    from alphacut.pipeline import remover as remover_module
+
+    seen: list[str] = []
+
+    class Spy(remover_module.Remover):
+        def __init__(self, spec, runner, options=None, **kwargs):
+            super().__init__(spec, runner, options, **kwargs)
+            seen.append(self.options.refine)
+
+    monkeypatch.setattr(remover_module, "Remover", Spy)
+    model = tmp_path / "fake.onnx"
+    model.write_bytes(b"stand-in: the fake backend never reads it")
+    photo = tmp_path / "a.jpg"
+    Image.new("RGB", (400, 300), (200, 40, 40)).save(photo)
+    settings = HardwareSettings(images=(photo,), providers=("cpu",), runs=1, warmup=0,
+                                refine="none")
+    report = run_hardware_bench(settings, model_path=model, backend=FakeBackend())
+    assert seen == ["none"] and report.as_dict()["settings"]["refine"] == "none"
+    assert report.adapters[0].images_done == 1

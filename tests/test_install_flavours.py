@@ -60,7 +60,7 @@ def test_default_install_is_unchanged():
     assert setup.install_requires({"ALPHACUT_ORT": "default"}) == setup.install_requires({})
 
 
-@pytest.mark.parametrize("choice", ["default", "cuda"])
+@pytest.mark.parametrize("choice", ["default", "cuda", "cuda13"])
 @pytest.mark.parametrize("platform", sorted(PLATFORMS))
 def test_every_choice_installs_exactly_one_flavour(choice, platform):
     lines = _setup_module().install_requires({"ALPHACUT_ORT": choice})
@@ -77,8 +77,14 @@ def test_cuda_choice_brings_onnxruntime_gpu_with_its_cuda_wheels_and_nvml():
     assert gpu.specifier.contains("1.26.0") and not gpu.specifier.contains("1.27.0")
     assert "onnxruntime-openvino" not in linux and "nvidia-ml-py" in linux
     assert "onnxruntime" in _installed(lines, PLATFORMS["macos"])  # no CUDA build there
+    cuda13 = _installed(_setup_module().install_requires({"ALPHACUT_ORT": "cuda13"}),
+                        PLATFORMS["linux-x86_64"])
+    newer = requirements.Requirement(cuda13["onnxruntime-gpu"])
+    assert newer.extras == {"cuda", "cudnn"} and not newer.specifier.contains("1.26.0")
+    assert newer.specifier.contains("1.31.1")
 
 
 def test_an_unknown_choice_stops_the_build_with_the_choices():
-    with pytest.raises(SystemExit, match=r"ALPHACUT_ORT='rocm' .*use one of: cuda, default"):
+    with pytest.raises(SystemExit,
+                       match=r"ALPHACUT_ORT='rocm' .*use one of: cuda, cuda13, default"):
         _setup_module().install_requires({"ALPHACUT_ORT": "rocm"})

@@ -37,9 +37,11 @@ class HardwareSettings:
     runs: int = 3
     warmup: int = 1
     threads: int | None = None
+    refine: str | None = None  # None: the pipeline's default edge refinement
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "refine": self.refine,
             "images": [str(p) for p in self.images],
             "model": self.model,
             "providers": list(self.providers),
@@ -235,7 +237,7 @@ def run_hardware_bench(
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.jobs import plan_jobs
     from alphacut.pipeline.output import OutputOptions
-    from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.remover import RemoveOptions, Remover
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     spec = get_model(settings.model)
@@ -276,7 +278,8 @@ def run_hardware_bench(
             unavailable[requested] = str(exc).splitlines()[0]
             progress(f"{requested}: unavailable")
             continue
-        remover = Remover(spec, runner)
+        options = RemoveOptions(refine=settings.refine) if settings.refine else None
+        remover = Remover(spec, runner, options)
         if tensors is None:
             # A bad image is the images' fault, not the adapter's: it is a report problem.
             tensors = _pass_tensors(remover, images, problems)
