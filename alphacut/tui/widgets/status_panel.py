@@ -20,6 +20,7 @@ class StatusPanel(Vertical):
         yield Static("adapter: loading model…", id="status-adapter")
         yield Static("latency –", id="status-speed")
         yield Static("RSS – · temp n/a", id="status-memory")
+        yield Static("", id="status-gpu")  # filled by live telemetry; hidden while empty
         yield Static("", id="status-events")
         yield ProgressBar(total=1, show_eta=True, id="status-progress")
         yield Static("", id="status-run")
@@ -43,10 +44,12 @@ class StatusPanel(Vertical):
                if snapshot.process_cpu_percent is not None else "")
         temp = (f"{snapshot.cpu_temperature_c:.0f} °C"
                 if snapshot.cpu_temperature_c is not None else "n/a")
-        gpus = "".join(f" · {gpu.short()}" for gpu in snapshot.gpus) or " · GPU n/a"
         self.query_one("#status-memory", Static).update(
-            f"RSS {_mib(snapshot.rss_bytes)} (peak {peak}){cpu} · temp {temp}{gpus}"
+            f"RSS {_mib(snapshot.rss_bytes)} (peak {peak}){cpu} · temp {temp}"
         )
+        # A line of its own: next to the CPU figures it would be cut off at 80 columns.
+        gpus = " · ".join(gpu.short() for gpu in snapshot.gpus) or "GPU n/a"
+        self.query_one("#status-gpu", Static).update(gpus)
 
     def set_events(self, text: str) -> None:
         self.query_one("#status-events", Static).update(text)
