@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
+from alphacut.printable import printable_path, printable_text
+
 if TYPE_CHECKING:
     from alphacut.pipeline.batch import JobResult
 
@@ -32,7 +34,7 @@ class BatchReporter:
 
     def problem(self, path: object, reason: str) -> None:
         """One input that failed before processing (missing path, loop, bad name)."""
-        line = f"{path}: {reason}"
+        line = f"{printable_path(path)}: {printable_text(reason)}"
         self._failures.append(line)
         print(f"error: {line}", file=self.err)
         if self.json_lines:
@@ -77,7 +79,8 @@ class BatchReporter:
             task = bar.add_task("remove", total=total, rate="")
 
             def advance(result: JobResult) -> None:
-                self._record(result, console.print)
+                # markup off: a file name like "[/x].png" is text, not a Rich tag.
+                self._record(result, lambda line: console.print(line, markup=False))
                 elapsed = time.perf_counter() - self._start
                 done = bar.tasks[0].completed + 1
                 bar.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
@@ -90,15 +93,16 @@ class BatchReporter:
     def _record(self, result: JobResult, say: Callable[[str], None]) -> None:
         if self.json_lines:
             self._emit({"type": "image", **result.as_dict()})
+        source = printable_path(result.job.source)
         if result.status == "failed":
-            line = f"{result.job.source}: {result.error}"
+            line = f"{source}: {printable_text(result.error)}"
             self._failures.append(line)
             say(f"error: {line}")
         elif not self.json_lines and not self.interactive:
             detail = f"{result.timings.total:.0f} ms" if result.status == "done" else result.status
-            say(f"{result.job.source} -> {result.job.dest} ({detail})")
+            say(f"{source} -> {printable_path(result.job.dest)} ({detail})")
         for note in result.notes:
-            say(f"note: {result.job.source}: {note}")
+            say(f"note: {source}: {printable_text(note)}")
 
     def summary_line(self, done: int, skipped: int, failed: int, events: list[str]) -> None:
         """The closing summary: counts, fallback events and the failures again."""

@@ -23,6 +23,7 @@ from typing import Literal
 
 from alphacut.errors import ChecksumError, ModelError
 from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
+from alphacut.models.compatibility import check_family_fit
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
@@ -313,8 +314,11 @@ class ModelStore:
         any other name is recorded with the file's sha256, family and input size.
         """
         file = Path(file).expanduser()
+        if file.is_dir():
+            raise ModelError(f"{file}: is a directory; give the .onnx file inside it")
         if not file.is_file():
-            raise ModelError(f"{file}: no such file")
+            raise ModelError(f"{file}: no such file" if not file.exists()
+                             else f"{file}: not a regular file")
         if not _NAME.fullmatch(name) or name == REGISTRY_NAME:
             raise ModelError(
                 f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' "
@@ -345,12 +349,14 @@ class ModelStore:
             )
         template = family_template(family, self.catalogue)
         digest = sha256_file(file)
+        # Parsed now, so a file that cannot work is refused here and never registered.
+        size = check_family_fit(file, template, input_size)
         record = AddedModel(
             name=name,
             family=family,
             sha256=digest,
             size=file.stat().st_size,
-            input_size=input_size or template.input_size,
+            input_size=size,
             source=str(file.resolve()),
             added=datetime.now(UTC).isoformat(timespec="seconds"),
         )
