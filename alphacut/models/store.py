@@ -54,6 +54,14 @@ class ModelStatus:
 
 
 @dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to open: its spec and its cached file, whose sha256 matched just now."""
+
+    spec: ModelSpec
+    path: Path
+
+
+@dataclass(frozen=True)
 class AddedModel:
     """A registry record for a model the user added."""
 
@@ -174,12 +182,17 @@ class ModelStore:
             return ModelStatus(spec, path, True, False, f"sha256 {digest} does not match", origin)
         return ModelStatus(spec, path, True, True, "verified", origin)
 
-    def locate(self, name: str) -> Path:
-        """The verified cached file for ``name``, never fetching; ``ModelError`` if absent."""
+    def resolve(self, name: str) -> ResolvedModel:
+        """The spec and verified cached file for a catalogue or user-added model.
+
+        Never fetches. Unknown names raise ``ModelError``; a missing or changed file raises
+        ``ModelError`` / ``ChecksumError`` saying how to get it (again). Every command and
+        the UI look models up here, so an added model works wherever a catalogue one does.
+        """
         spec = self.spec(name)
         state = self.status(spec)
         if state.verified:
-            return state.path
+            return ResolvedModel(spec, state.path)
         if state.origin == "added":
             raise ChecksumError(
                 f"model {name} ({state.path}) no longer matches the file you added "
@@ -196,6 +209,10 @@ class ModelStore:
             f"{' --accept-license' if spec.needs_licence_acceptance else ''} "
             f"or 'alphacut models add FILE --as {spec.name}'"
         )
+
+    def locate(self, name: str) -> Path:
+        """The verified cached file for ``name``, never fetching; ``ModelError`` if absent."""
+        return self.resolve(name).path
 
     # -- fetching ----------------------------------------------------------------------
 

@@ -559,16 +559,13 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="probe")
     def _probe_worker(self, reprobe: bool) -> None:
-        model_path = self.session.model_file()
-        if model_path is None:
+        model = self.session.resolved_model()
+        if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
-            from alphacut.models.catalogue import get_model
-
-            spec = get_model(self.session.settings.model)
             report = probe_all(
-                model_path, reprobe=reprobe, disabled_optimizers=spec.disabled_optimizers,
-                tolerance=spec.probe_tolerance,
+                model.path, reprobe=reprobe, disabled_optimizers=model.spec.disabled_optimizers,
+                tolerance=model.spec.probe_tolerance,
             )
         self.post_message(msg.ProbesDone(report))
 
