@@ -12,6 +12,15 @@ def _fixed(dim: object) -> int | None:
     return dim if isinstance(dim, int) and dim > 0 else None
 
 
+def require_model_file(file: Path) -> None:
+    """Raise :class:`ModelError` saying what ``file`` is when it is not a regular file."""
+    if file.is_dir():
+        raise ModelError(f"{file}: is a directory; give the .onnx file inside it")
+    if not file.is_file():
+        raise ModelError(f"{file}: no such file" if not file.exists()
+                         else f"{file}: not a regular file")
+
+
 def check_family_fit(
     path: Path, template: ModelSpec, input_size: tuple[int, int] | None
 ) -> tuple[int, int]:

@@ -23,7 +23,7 @@ from typing import Literal
 
 from alphacut.errors import ChecksumError, ModelError
 from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
-from alphacut.models.compatibility import check_family_fit
+from alphacut.models.compatibility import check_family_fit, require_model_file
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
@@ -331,11 +331,7 @@ class ModelStore:
         any other name is recorded with the file's sha256, family and input size.
         """
         file = Path(file).expanduser()
-        if file.is_dir():
-            raise ModelError(f"{file}: is a directory; give the .onnx file inside it")
-        if not file.is_file():
-            raise ModelError(f"{file}: no such file" if not file.exists()
-                             else f"{file}: not a regular file")
+        require_model_file(file)
         if not _NAME.fullmatch(name) or name == REGISTRY_NAME:
             raise ModelError(
                 f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' "
