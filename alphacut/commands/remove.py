@@ -73,7 +73,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                         "about 2x larger, slower files; lets an editor re-matte later)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
-    policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    policy.add_argument("--overwrite", action="store_true",
+                        help="replace outputs alphacut wrote before (never other files)")
 
 
 def output_options(args: argparse.Namespace) -> Any:
