@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -172,8 +173,24 @@ def test_decode_refuses_special_files_without_blocking(tmp_path: Path) -> None:
 
     fifo = tmp_path / "late.png"
     os.mkfifo(fifo)  # became a FIFO after planning: decode must still not block
-    with pytest.raises(DecodeError, match="is a FIFO"):
-        decode(fifo)
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
+        try:
+            decode(fifo)
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    if worker.is_alive():
+        # Release the stuck open (a writer arrives and leaves) before failing.
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(timeout=30)
+        pytest.fail("decode blocked on a FIFO")
+    assert isinstance(outcome[0], DecodeError) and "is a FIFO" in str(outcome[0])
     with pytest.raises(DecodeError, match="is a directory"):
         decode(tmp_path)
 
