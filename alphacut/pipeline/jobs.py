@@ -184,12 +184,13 @@ def plan_jobs(
                 item.source,
                 f"output {item.dest} would overwrite the input {sources[item.dest_real]}; skipped",
             ))
-        elif item.dest in seen_dest:
+        elif (item.dest_real or item.dest) in seen_dest:
+            first = seen_dest[item.dest_real or item.dest]
             problems.append(InputProblem(
-                item.source, f"same output name as {seen_dest[item.dest]}: {item.dest}; skipped"
+                item.source, f"same output name as {first}: {item.dest}; skipped"
             ))
         else:
-            seen_dest[item.dest] = item.source
+            seen_dest[item.dest_real or item.dest] = item.source
             jobs.append(Job(source=item.source, dest=item.dest))
     return jobs, problems
 
