@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from alphacut.checksum import sha256_file
 from alphacut.errors import ChecksumError, ModelError
 from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
 from alphacut.models.compatibility import check_family_fit, require_model_file
@@ -31,7 +32,6 @@ from alphacut.models.fetch import (
     check_online,
     copy_verified,
     remove_stale_parts,
-    sha256_file,
 )
 from alphacut.paths import AppPaths
 

@@ -45,7 +45,7 @@ from alphacut.tui.widgets.status_panel import StatusPanel
 
 if TYPE_CHECKING:
     from alphacut.pipeline.remover import Remover
-    from alphacut.tui.app import AlphacutApp
+    from alphacut.tui.session import AppSession
 
 _PREVIEW_CACHE_SIZE = 48
 _MASK_DEBOUNCE_S = 0.12
@@ -119,7 +119,7 @@ class MainScreen(Screen[None]):
         self._mask_model = ""
 
     @property
-    def session(self) -> AlphacutApp:
+    def session(self) -> AppSession:
         return self.app  # type: ignore[return-value]
 
     # -- layout -----------------------------------------------------------------------------
