@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image, ImageFile
+from synthetic_images import synthetic_photo as _photo
 from tiny_onnx import INT64, identity_onnx
 
 from alphacut.cli import main
@@ -24,15 +25,6 @@ from alphacut.pipeline.decode import decode
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = ["--provider", "cpu", "--refine", "none"]
-
-
-def _photo(path: Path, seed: int, size: tuple[int, int] = (96, 72)) -> Path:
-    rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    arr[size[1] // 4 : -size[1] // 4, size[0] // 4 : -size[0] // 4] = (240, 230, 210)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path)
-    return path
 
 
 # -- 4. PNG image data that stops early -------------------------------------------------------
