@@ -94,7 +94,12 @@ async def _expected_views(folder: Path, remover, cell_px: tuple[int, int], tmp: 
                     if pane._image is not None and "…" not in title:
                         break
                     assert time.monotonic() < deadline, "Pilot preview never settled"
-                region = pane.query_one("#preview-image").region
+                # The new picture's size reaches the layout a refresh later: wait until the
+                # image widget's region holds still.
+                region = None
+                while region != pane.query_one("#preview-image").region:
+                    region = pane.query_one("#preview-image").region
+                    await pilot.pause(0.2)
                 frame = pane.query_one("#preview-frame").region
                 found.append(Expected(pane._image.copy(), tuple(region), tuple(frame)))
     finally:
@@ -162,7 +167,8 @@ def explain(expected: Expected, cell: tuple[int, int]):
     def text(shot: np.ndarray) -> str:
         errors = row_errors(shot, expected, cell)
         bands = [round(float(errors[i:i + 6].mean()), 3) for i in range(0, len(errors), 6)]
-        return (f"mean error {errors.mean():.3f}, bands {bands}, "
+        return (f"cells {expected.cell_rect} in frame {expected.frame_rect}, "
+                f"mean error {errors.mean():.3f}, bands {bands}, "
                 f"debris {debris(shot, expected, cell):.4f}")
     return text
 

@@ -6,6 +6,7 @@ from PIL import Image as PILImage
 from textual.app import ComposeResult
 from textual.widget import Widget
 from textual_image.widget import HalfcellImage, SixelImage, SixelOptions, TGPImage, UnicodeImage
+from textual_image.widget._base import Image as BaseImage
 from textual_image.widget.sixel import _ImageSixelImpl, _NoopRenderable
 
 from alphacut.tui import graphics
@@ -20,10 +21,24 @@ class _PaletteFirstSixels(_ImageSixelImpl):
 
 
 class PreviewSixelImage(SixelImage, Renderable=_NoopRenderable):
-    """A sixel image quantised to the terminal's colour registers, palette first."""
+    """A sixel image quantised to the terminal's colour registers, palette first.
+
+    textual-image recomposes the widget for every new picture. When pictures come faster
+    than recomposition (scrolling through files), an old child can stay in front of the
+    new one: the pane then shows a blank or a stale picture. Here the one child is kept
+    and handed each new picture instead.
+    """
 
     def compose(self) -> ComposeResult:
         yield _PaletteFirstSixels(self.image, self._sixel_options)
+
+    @BaseImage.image.setter  # type: ignore[attr-defined,untyped-decorator]
+    def image(self, value: PILImage.Image | None) -> None:
+        BaseImage.image.fset(self, value)  # type: ignore[attr-defined]
+        for child in self.children:
+            if isinstance(child, _PaletteFirstSixels):
+                child.image = self.image
+                child.refresh()
 
 
 def image_widget(
