@@ -36,7 +36,9 @@ def app_env(home: Path) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["ALPHACUT_HOME"] = str(home)
-    env.pop("TMUX", None)
+    # The terminal's own size, not one a test runner exported (shutil reads these first).
+    for name in ("TMUX", "COLUMNS", "LINES"):
+        env.pop(name, None)
     return env
 
 
@@ -70,6 +72,7 @@ class XTerm:
     window: str
     cols: int
     rows: int
+    workdir: Path
 
     def _x(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         env = {**os.environ, "DISPLAY": self.display}
@@ -104,7 +107,9 @@ class XTerm:
             if check(shot):
                 return shot
             if time.monotonic() > deadline or self.process.poll() is not None:
-                raise AssertionError(f"timed out waiting for {what}: {explain(shot)}")
+                saved = self.workdir / "timed-out.png"
+                Image.fromarray(shot).save(saved)
+                raise AssertionError(f"timed out waiting for {what}: {explain(shot)} ({saved})")
             time.sleep(0.2)
 
     def stop(self) -> None:
@@ -132,4 +137,4 @@ def start_xterm(display: str, command: list[str], env: dict[str, str], workdir: 
             process.kill()
             raise RuntimeError("xterm did not start")
         time.sleep(0.05)
-    return XTerm(process, display, window_file.read_text().strip(), cols, rows)
+    return XTerm(process, display, window_file.read_text().strip(), cols, rows, workdir)
