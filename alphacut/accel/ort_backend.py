@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sys
@@ -21,57 +20,15 @@ from alphacut.accel.adapter import (
     kind_of,
 )
 from alphacut.accel.backend import Backend, RuntimeInfo
+from alphacut.accel.cuda_libraries import (
+    CudaReport,
+    cpu_landing_reason,
+    explain_provider_error,
+)
 from alphacut.accel.flavours import installed_flavours
 from alphacut.accel.model_options import ModelOptions
+from alphacut.accel.ort_runtime import cuda_libraries, prepare_runtime
 from alphacut.choices import Precision
-
-# Plugin EP packages: (distribution, import name). Registered only when installed.
-PLUGIN_PACKAGES: tuple[tuple[str, str], ...] = (
-    ("onnxruntime-ep-webgpu", "onnxruntime_ep_webgpu"),
-    ("onnxruntime-ep-openvino", "onnxruntime_ep_openvino"),
-)
-
-
-@functools.cache
-def _prepare_runtime(ort: Any, log_severity: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Set ORT's logger and register plugin EPs: once per process, as ORT keeps both globally.
-
-    Returns the registered plugin distributions and notes about ones that were not.
-    """
-    # ORT prints its own errors (e.g. "Device GPU is not available") to stderr before
-    # silently using CPU; alphacut reports every failure itself, and stray stderr
-    # lines would corrupt the terminal UI. ALPHACUT_ORT_LOG=0..4 brings them back.
-    ort.set_default_logger_severity(log_severity)
-    plugins, notes = _register_plugins(ort)
-    return tuple(plugins), tuple(notes)
-
-
-def _register_plugins(ort: Any) -> tuple[list[str], list[str]]:
-    import importlib
-    import importlib.metadata as metadata
-
-    plugins: list[str] = []
-    notes: list[str] = []
-    if not hasattr(ort, "register_execution_provider_library"):
-        return plugins, notes
-    available = set(ort.get_available_providers())
-    for dist, module_name in PLUGIN_PACKAGES:
-        if not any(True for _ in metadata.distributions(name=dist)):
-            continue
-        try:
-            module = importlib.import_module(module_name)
-            if module.get_ep_name() in available:
-                # The flavour already has this EP built in (onnxruntime-openvino);
-                # two copies of one EP in a process fight over the same devices.
-                notes.append(f"{dist} ignored: {module.get_ep_name()} is built in")
-                continue
-            ort.register_execution_provider_library(module_name, module.get_library_path())
-        except Exception as exc:
-            if "already registered" not in str(exc):
-                notes.append(f"{dist}: cannot register: {_first_line(exc)}")
-                continue
-        plugins.append(dist)
-    return plugins, notes
 
 
 class OrtSession:
@@ -115,8 +72,11 @@ class OrtBackend(Backend):
         self.disabled_optimizers = tuple(disabled_optimizers)
         self._env = os.environ if environ is None else environ
         self._ep_devices: dict[tuple[str, str], Any] = {}
-        self._plugins, self._notes = _prepare_runtime(
-            ort, int(self._env.get("ALPHACUT_ORT_LOG", "4"))
+        plugins, notes = prepare_runtime(ort, int(self._env.get("ALPHACUT_ORT_LOG", "4")))
+        self._plugins: tuple[str, ...] = plugins
+        self.cuda: CudaReport | None = cuda_libraries(ort)
+        self._notes: tuple[str, ...] = (
+            notes + tuple(self.cuda.problems()) if self.cuda is not None else notes
         )
 
     def for_model(self, model: ModelOptions) -> OrtBackend:
@@ -136,6 +96,7 @@ class OrtBackend(Backend):
             providers=tuple(self._ort.get_available_providers()),
             plugins=self._plugins,
             notes=self._notes,
+            cuda=self.cuda,
         )
 
     def candidates(self) -> Sequence[Adapter]:
@@ -251,13 +212,35 @@ class OrtBackend(Backend):
             opts.add_provider_for_devices([ep_device], dict(adapter.options))
             inner = ort.InferenceSession(str(model_path), sess_options=opts, **extra)
         else:
-            inner = ort.InferenceSession(
-                str(model_path),
-                sess_options=opts,
-                providers=provider_entries(adapter, self.precision),
-                **extra,
-            )
+            if adapter.kind != "cpu":
+                # Without this ORT prints "EP Error" to stdout and quietly retries on the CPU;
+                # alphacut wants the error itself (and runs its own, reported fallback).
+                extra["enable_fallback"] = 0
+            try:
+                inner = ort.InferenceSession(
+                    str(model_path),
+                    sess_options=opts,
+                    providers=provider_entries(adapter, self.precision),
+                    **extra,
+                )
+            except Exception as exc:
+                if adapter.kind not in ("cuda", "tensorrt"):
+                    raise
+                raise RuntimeError(explain_provider_error(str(exc), self.cuda)) from exc
+            if adapter.kind in ("cuda", "tensorrt"):
+                self._check_nvidia_landing(inner, adapter)
         return OrtSession(inner)
+
+    def _check_nvidia_landing(self, inner: Any, adapter: Adapter) -> None:
+        """Say why a CUDA/TensorRT session landed on the CPU (ORT only logs the reason)."""
+        got = (inner.get_providers() or ["no provider"])[0]
+        if got == adapter.provider:
+            return
+        reason = cpu_landing_reason(self._ort, adapter.kind, self.cuda)
+        raise RuntimeError(
+            f"ONNX Runtime silently used {got} instead of {adapter.provider}"
+            + (f": {reason}" if reason else "")
+        )
 
 
 def provider_entries(
@@ -365,6 +348,3 @@ def _openvino_type(device: str) -> DeviceType:
     return "cpu"
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else exc.__class__.__name__

@@ -24,6 +24,7 @@ from alphacut.tui import messages as msg
 from alphacut.tui.actions import bindings, palette
 from alphacut.tui.adapter_choices import ProbeReport
 from alphacut.tui.batch_controller import BatchController
+from alphacut.tui.graphics import TERMINAL, describe
 from alphacut.tui.listing import FileStatus
 from alphacut.tui.preview_controller import PreviewController, load_and_mask
 from alphacut.tui.preview_images import VIEW_MODES, VIEW_TITLES, PreviewSource, compose_view
@@ -358,7 +359,9 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
             self.app.push_screen(factory())
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None))
+        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None,
+                                        graphics=describe(self.session.settings.graphics,
+                                                          TERMINAL)))
 
     def action_request_quit(self) -> None:
         if not self.running:

@@ -8,7 +8,7 @@ from textual import work
 
 from alphacut.tui import messages as msg
 from alphacut.tui.adapter_choices import ProbeReport, probe_all
-from alphacut.tui.graphics import next_mode, resolve_mode
+from alphacut.tui.graphics import TERMINAL, choose, next_mode
 from alphacut.tui.screens.adapter_picker import AdapterPicker
 from alphacut.tui.screens.output_settings import OutputSettingsScreen
 from alphacut.tui.widgets.preview_pane import PreviewPane
@@ -40,7 +40,8 @@ class SettingsActions(_Base):
         mode = next_mode(self.session.settings.graphics)
         self.session.update_settings(graphics=mode)
         await self.query_one(PreviewPane).set_graphics(mode)
-        self.notify(f"image rendering: {mode} ({resolve_mode(mode)})")
+        choice = choose(mode, TERMINAL)
+        self.notify(f"image rendering: {mode} → {choice.mode}: {choice.reason}", markup=False)
         self.call_after_refresh(self._render_preview)
 
     def action_adapters(self) -> None:
