@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw
+from known_pictures import disc, stripes, transitions
+from PIL import Image
 from rich.console import Console
 
 from alphacut.tui import graphics
@@ -31,21 +32,6 @@ COLS, ROWS = 60, 20
 APC = re.compile(r"\x1b_G([^;\x1b]*)(?:;([^\x1b]*))?\x1b\\")
 # The first entries of kitty's rowcolumn-diacritics.txt: diacritic n encodes the number n.
 SPEC_DIACRITICS = (0x0305, 0x030D, 0x030E, 0x0310, 0x0312, 0x033D, 0x033E, 0x033F)
-
-
-def stripes(size: int = 480, width: int = 12) -> Image.Image:
-    x = np.arange(size)
-    red = (x // width) % 2 == 0
-    pixels = np.zeros((size, size, 3), np.uint8)
-    pixels[:, red, 0] = 255
-    pixels[:, ~red, 2] = 255
-    return Image.fromarray(pixels)
-
-
-def disc() -> Image.Image:
-    image = Image.new("RGB", (480, 480), (0, 0, 255))
-    ImageDraw.Draw(image).ellipse((120, 120, 360, 360), fill=(255, 0, 0))
-    return image
 
 
 def render_kitty(image: Image.Image, monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
@@ -119,9 +105,7 @@ def test_kitty_stream_decodes_to_the_picture(monkeypatch: pytest.MonkeyPatch) ->
 def test_kitty_stream_resolves_stripes(monkeypatch: pytest.MonkeyPatch) -> None:
     codes, _ = render_kitty(stripes(), monkeypatch)
     _, picture, _ = decode_transmission(codes)
-    row = np.asarray(picture)[picture.height // 2].astype(int)
-    labels = [1 if r > b + 80 else 0 for r, _, b in row if abs(r - b) > 80]
-    changes = sum(1 for a, b in zip(labels, labels[1:], strict=False) if a != b)
+    changes = transitions(np.asarray(picture)[picture.height // 2])
     assert changes >= 20, f"{changes} of 39 stripe transitions"
 
 
