@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 from PIL import Image
+from scipy import ndimage
 
 from alphacut.pipeline.guided import (
     StripUpsampler,
@@ -27,7 +28,7 @@ from alphacut.pipeline.guided import (
     working_size,
 )
 from alphacut.pipeline.knn_matting import knn_alpha
-from alphacut.pipeline.matting_gate import GateDecision, gate_regions
+from alphacut.pipeline.matting_gate import GateDecision, gate_regions, region_size
 from alphacut.pipeline.trimap import band_half_width, uncertain_band
 
 
@@ -220,10 +221,15 @@ def matting_with_decision(
     base = upsample_alpha(mask, rgb.size)
     if not decision.solve:
         return base, decision
-    # The whole band is solved, so every accepted region sees the confident pixels on both
-    # sides of it (a kept neighbour would otherwise stand between them), but only accepted
-    # regions -- and the confident pixels the solve snapped to 0 or 1 beside them, feathered
-    # over the upsampling window -- replace the model's alpha.
+    if params.gated:
+        # The band is solved within a region's reach of the accepted regions, so each sees
+        # the confident pixels on both sides of it and the strands around it; further off,
+        # the band is cut at the model's 0.5 contour, which costs the solve nothing. Only
+        # accepted regions -- and the confident pixels the solve snapped to 0 or 1 beside
+        # them, feathered over the upsampling window -- replace the model's alpha.
+        reach = 2 * region_size(target.shape) + 1
+        near = ndimage.maximum_filter(decision.refine, size=reach)
+        trimap = np.where(unknown & ~near, np.where(target >= 0.5, 1.0, 0.0), trimap)
     solved = solve_band(image, trimap, target, params)
     if params.gated:
         feather = box_mean(decision.refine.astype(np.float32), params.upsample_radius)
