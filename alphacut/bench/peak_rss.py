@@ -75,7 +75,7 @@ def peak_rss_run(
         out = rgb.copy()
         out.putalpha(cutout.alpha)
         out.save(Path(tmp) / "out.png", compress_level=1)
-    return {
+    record: dict[str, object] = {
         "image": str(image),
         "size": list(cutout.rgb.size),
         "refine": mode,
@@ -84,6 +84,12 @@ def peak_rss_run(
         "seconds": round(time.perf_counter() - start, 3),
         "peak_rss_mb": round(own_peak_rss_mb(), 1),
     }
+    if mode == "matting":
+        # What the matting gate did (solved or skipped), asked again once the peak is read.
+        from alphacut.pipeline.matting import matting_with_decision
+
+        record["matting"] = matting_with_decision(cutout.mask, cutout.rgb)[1].summary()
+    return record
 
 
 def measure_peak_rss(

@@ -108,15 +108,20 @@ class StripUpsampler:
     def __init__(self, low_size: tuple[int, int], full_size: tuple[int, int]) -> None:
         self.low_size = low_size
         self.full_size = full_size
+        self._scale_x = low_size[0] / full_size[0]
         self._scale_y = low_size[1] / full_size[1]
 
-    def rows(self, values: np.ndarray, y0: int, y1: int) -> np.ndarray:
-        """``values`` (working size, 2-D) upsampled, full-resolution rows ``y0..y1``."""
+    def rows(
+        self, values: np.ndarray, y0: int, y1: int, x0: int = 0, x1: int | None = None
+    ) -> np.ndarray:
+        """``values`` (working size, 2-D) upsampled: full-resolution rows ``y0..y1``, columns
+        ``x0..x1`` (all by default)."""
+        x1 = self.full_size[0] if x1 is None else x1
         if self.low_size == self.full_size:
-            return values[y0:y1]
+            return values[y0:y1, x0:x1]
         img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), "F")
-        box = (0.0, y0 * self._scale_y, float(self.low_size[0]), y1 * self._scale_y)
-        strip = img.resize((self.full_size[0], y1 - y0), Image.Resampling.BILINEAR, box=box)
+        box = (x0 * self._scale_x, y0 * self._scale_y, x1 * self._scale_x, y1 * self._scale_y)
+        strip = img.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=box)
         return np.asarray(strip, dtype=np.float32)
 
 
@@ -126,9 +131,12 @@ def strips(height: int, rows: int = STRIP_ROWS) -> Iterator[tuple[int, int]]:
         yield y0, min(height, y0 + rows)
 
 
-def guide_rows(rgb: Image.Image, y0: int, y1: int) -> np.ndarray:
-    """Full-resolution rows ``y0..y1`` of the photo as float32 0..1."""
-    return np.asarray(rgb.crop((0, y0, rgb.width, y1)), dtype=np.float32) * (1 / 255.0)
+def guide_rows(
+    rgb: Image.Image, y0: int, y1: int, x0: int = 0, x1: int | None = None
+) -> np.ndarray:
+    """Full-resolution rows ``y0..y1`` (columns ``x0..x1``) of the photo as float32 0..1."""
+    box = (x0, y0, rgb.width if x1 is None else x1, y1)
+    return np.asarray(rgb.crop(box), dtype=np.float32) * (1 / 255.0)
 
 
 def guided_upsample(

@@ -71,7 +71,10 @@ class MattingParams:
     knn_reach: float = 0.02
     laplacian_eps: float = 1e-7
     cg_maxiter: int = 500
-    cg_tol: float = 1e-6
+    # Alpha is written with 8 bits: a relative residual of 1e-4 leaves the solution well
+    # inside one grey level, and matting-dev SAD/1000 was the same (9.735) as at 1e-6 for
+    # about two thirds of the iterations.
+    cg_tol: float = 1e-4
     # Guided upsampling of the solved alpha (radius in solve-size pixels): a small window
     # and weak regularisation keep the solved detail.
     upsample_radius: int = 2
@@ -168,25 +171,28 @@ def blend_upsample(
     maps = [coeff_a[..., c] for c in range(3)] + [coeff_b, weight]
     up = StripUpsampler((alpha.shape[1], alpha.shape[0]), rgb.size)
     out = base.copy()
-    scale = alpha.shape[0] / rgb.height
-    active = np.flatnonzero(weight.any(axis=1))
+    scale_y, scale_x = alpha.shape[0] / rgb.height, alpha.shape[1] / rgb.width
     for y0, y1 in strips(rgb.height):
-        # Bilinear support reaches one working row either side of the strip's span.
-        lo, hi = y0 * scale - 1, y1 * scale + 1
-        if not ((active >= lo) & (active <= hi)).any():
+        # Only the columns where the weight is non-zero are filtered; bilinear support reaches
+        # one working pixel past them either side.
+        lo, hi = max(0, int(y0 * scale_y) - 1), min(alpha.shape[0], int(y1 * scale_y) + 2)
+        columns = np.flatnonzero(weight[lo:hi].any(axis=0))
+        if columns.size == 0:
             continue
+        x0 = max(0, int((columns[0] - 1) / scale_x))
+        x1 = min(rgb.width, int((columns[-1] + 2) / scale_x) + 1)
         if alpha.shape == base.shape:
-            value = alpha[y0:y1].copy()
+            value = alpha[y0:y1, x0:x1].copy()
         else:
-            guide = guide_rows(rgb, y0, y1)
-            value = up.rows(maps[3], y0, y1).copy()
+            guide = guide_rows(rgb, y0, y1, x0, x1)
+            value = up.rows(maps[3], y0, y1, x0, x1).copy()
             for c in range(3):
-                value += up.rows(maps[c], y0, y1) * guide[..., c]
-        mix = up.rows(maps[4], y0, y1)
-        rows = base[y0:y1].astype(np.float32)
+                value += up.rows(maps[c], y0, y1, x0, x1) * guide[..., c]
+        mix = up.rows(maps[4], y0, y1, x0, x1)
+        rows = base[y0:y1, x0:x1].astype(np.float32)
         value = rows + (value * 255.0 - rows) * mix + 0.5
         np.clip(value, 0, 255, out=value)
-        out[y0:y1] = value.astype(np.uint8)
+        out[y0:y1, x0:x1] = value.astype(np.uint8)
     return Image.fromarray(out, "L")
 
 
