@@ -9,8 +9,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
+from alphacut.printable import printable_path, printable_text
+
 if TYPE_CHECKING:
     from alphacut.pipeline.batch import JobResult
+    from alphacut.pipeline.second_opinion import Verdict
 
 
 class BatchReporter:
@@ -22,8 +25,15 @@ class BatchReporter:
         json_lines: bool = False,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        review_below: float | None = None,
     ) -> None:
+        from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW
+
         self.json_lines = json_lines
+        self.review_below = DEFAULT_REVIEW_BELOW if review_below is None else review_below
+        # input -> reason, for every finished cutout whose confidence is below the threshold.
+        self.flagged: dict[str, str] = {}
+        self._judged = 0
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.interactive = self.err.isatty() and not json_lines
@@ -32,7 +42,7 @@ class BatchReporter:
 
     def problem(self, path: object, reason: str) -> None:
         """One input that failed before processing (missing path, loop, bad name)."""
-        line = f"{path}: {reason}"
+        line = f"{printable_path(path)}: {printable_text(reason)}"
         self._failures.append(line)
         print(f"error: {line}", file=self.err)
         if self.json_lines:
@@ -77,7 +87,8 @@ class BatchReporter:
             task = bar.add_task("remove", total=total, rate="")
 
             def advance(result: JobResult) -> None:
-                self._record(result, console.print)
+                # markup off: a file name like "[/x].png" is text, not a Rich tag.
+                self._record(result, lambda line: console.print(line, markup=False))
                 elapsed = time.perf_counter() - self._start
                 done = bar.tasks[0].completed + 1
                 bar.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
@@ -89,16 +100,61 @@ class BatchReporter:
 
     def _record(self, result: JobResult, say: Callable[[str], None]) -> None:
         if self.json_lines:
-            self._emit({"type": "image", **result.as_dict()})
+            self._emit({"type": "image", **result.as_dict(self.review_below)})
+        source = printable_path(result.job.source)
+        review = result.needs_review(self.review_below)
+        if result.confidence is not None:
+            self._judged += 1
+        if review and result.confidence is not None:
+            self.flagged[str(result.job.source)] = result.confidence.reason
         if result.status == "failed":
-            line = f"{result.job.source}: {result.error}"
+            line = f"{source}: {printable_text(result.error)}"
             self._failures.append(line)
             say(f"error: {line}")
         elif not self.json_lines and not self.interactive:
             detail = f"{result.timings.total:.0f} ms" if result.status == "done" else result.status
-            say(f"{result.job.source} -> {result.job.dest} ({detail})")
+            if review and result.confidence is not None:
+                detail += f", review: confidence {result.confidence.score:.2f}"
+            say(f"{source} -> {printable_path(result.job.dest)} ({detail})")
         for note in result.notes:
-            say(f"note: {result.job.source}: {note}")
+            say(f"note: {source}: {printable_text(note)}")
+
+    @contextmanager
+    def second_opinion(self, model: str, total: int) -> Iterator[Callable[[Verdict], None]]:
+        """Context yielding ``verdict(v)`` for each re-run image; ends with what changed."""
+        if not self.json_lines:
+            print(f"second opinion: re-running {total} flagged image(s) with {model}",
+                  file=self.err)
+        changed: list[Verdict] = []
+
+        def verdict(v: Verdict) -> None:
+            if self.json_lines:
+                self._emit(v.as_dict())
+            source = str(v.source)
+            if v.error:
+                print(f"error: {printable_path(source)}: second opinion failed, first cutout "
+                      f"kept: {printable_text(v.error)}",
+                      file=self.err)
+                return
+            if v.changed and v.second is not None:
+                changed.append(v)
+                if v.second.needs_review(self.review_below):
+                    self.flagged[source] = f"{v.second.reason} (after {model})"
+                else:
+                    self.flagged.pop(source, None)
+            if not self.json_lines and not self.interactive:
+                second = f"{v.second.score:.2f}" if v.second else "-"
+                action = f"replaced by {model}" if v.changed else "kept"
+                print(f"{printable_path(source)}: confidence {v.first.score:.2f} -> {second}, "
+                      f"{action}",
+                      file=self.err)
+
+        yield verdict
+        if not self.json_lines:
+            print(f"second opinion: {len(changed)} of {total} replaced by {model}"
+                  + ("".join(f"\n  {printable_path(v.source)}: {v.first.score:.2f} -> "
+                             f"{v.second.score:.2f}"
+                             for v in changed if v.second is not None)), file=self.err)
 
     def summary_line(self, done: int, skipped: int, failed: int, events: list[str]) -> None:
         """The closing summary: counts, fallback events and the failures again."""
@@ -107,12 +163,20 @@ class BatchReporter:
         if self.json_lines:
             self._emit({"type": "summary", "done": done, "skipped": skipped, "failed": failed,
                         "seconds": round(elapsed, 3), "images_per_s": round(rate, 3),
-                        "fallback": events, "failures": self._failures})
+                        "fallback": events, "failures": self._failures,
+                        "review": [{"input": path, "reason": reason}
+                                   for path, reason in self.flagged.items()],
+                        "review_below": self.review_below})
             return
         print(f"done {done}, skipped {skipped}, failed {failed} in {elapsed:.1f} s "
               f"({rate:.2f} images/s)", file=self.err)
         for event in events:
             print(f"fallback: {event}", file=self.err)
+        if self.flagged:
+            print(f"{len(self.flagged)} of {self._judged} need review (confidence below "
+                  f"{self.review_below:g}):", file=self.err)
+            for path, reason in self.flagged.items():
+                print(f"  {printable_path(path)}: {printable_text(reason)}", file=self.err)
         if self._failures:
             print("failed:", file=self.err)
             for line in self._failures:

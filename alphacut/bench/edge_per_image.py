@@ -1,6 +1,6 @@
 """Per-image comparison of the default refine mode against ``--refine none``.
 
-    python -m alphacut.bench.edge_quality per-image [--data ../shared/data] [--json FILE]
+    python -m alphacut.bench.edge_quality per-image --data ../shared/data [--json FILE]
 
 For each dev set (``matting-dev`` true mattes, ``ecssd-dev`` and ``pascal-dev`` masks) and each
 image: SAD/1000 and MAE for ``none`` and for the default, none's IoU at 0.5, and what the
@@ -135,11 +135,12 @@ def summary_line(rows: list[ImageRow]) -> str:
 
 def run_per_image(argv: list[str]) -> int:
     """The ``per-image`` subcommand."""
-    from alphacut.bench.edge_quality import DEFAULT_DATA
     from alphacut.pipeline.remover import RemoveOptions, Remover
 
     parser = argparse.ArgumentParser(prog="python -m alphacut.bench.edge_quality per-image")
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument(
+        "--data", type=Path, required=True, help="folder holding the dev sets"
+    )
     parser.add_argument("--sets", default=",".join(DEV_SETS))
     parser.add_argument("--model", default="u2netp")
     parser.add_argument("--provider", default="cpu")

@@ -31,6 +31,7 @@ HARDWARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("cpu_percent", "CPU %"),
     ("peak_rss_mb", "peak RSS MB"),
     ("temperature", "temp °C start/max/end"),
+    ("gpu", "GPU max %/MiB/°C"),
     ("errors", "errors"),
 )
 QUALITY_LABELS: dict[str, str] = {
@@ -62,6 +63,10 @@ def hardware_rows(summaries: Sequence[dict[str, object]]) -> list[list[str]]:
         summary = dict(adapter)
         temps = "/".join(fmt(summary[k], 0) for k in ("temp_start_c", "temp_max_c", "temp_end_c"))
         summary["temperature"] = "n/a" if temps == "n/a/n/a/n/a" else temps
+        # Saved runs from before GPU telemetry have no GPU keys.
+        gpu = "/".join(fmt(summary.get(k), 0)
+                       for k in ("gpu_percent_max", "gpu_memory_peak_mb", "gpu_temp_max_c"))
+        summary["gpu"] = "n/a" if gpu == "n/a/n/a/n/a" else gpu
         rows.append(
             [fmt(summary[key], 2 if key == "images_per_s" else 1) for key, _ in HARDWARE_COLUMNS]
         )
@@ -81,7 +86,8 @@ def hardware_notes(report: HardwareReport) -> list[str]:
     lines.append(f"verdict: {report.verdict}")
     lines.append(
         f"{len(report.settings.images)} images x {report.settings.runs} runs, "
-        f"warm-up {report.settings.warmup}; {env.cpu_model}, {env.physical_cores} cores/"
+        f"warm-up {report.settings.warmup}; {env.cpu_model} ({env.cpu_class or 'ISA unknown'}), "
+        f"{env.physical_cores} cores/"
         f"{env.logical_cpus} threads, {env.ram_gib} GiB; {env.ort_flavour} {env.ort_version}"
         + "".join(f", {k} {v}" for k, v in env.ep_versions.items())
         + f"; threads {env.threads.get('intra_op_num_threads', 'default')}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -32,7 +33,28 @@ def register(sub: Any) -> None:
     add_output_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image (and a summary) on stdout")
+    add_review_options(p)
     p.set_defaults(func=run)
+
+
+def add_review_options(p: argparse.ArgumentParser) -> None:
+    """How cutouts are judged, and what is done with the doubtful ones."""
+    p.add_argument("--review-below", type=_unit_interval, default=None, metavar="X",
+                   help="flag cutouts whose confidence (0..1) is below X for review "
+                        "(default: 0.5, more likely wrong than right)")
+    p.add_argument("--second-opinion", default=None, metavar="MODEL",
+                   help="re-run only the flagged images with MODEL (e.g. u2net) and keep the "
+                        "cutout with the clearly higher confidence")
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
+    return value
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -72,7 +94,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                         "about 2x larger, slower files; lets an editor re-matte later)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
-    policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    policy.add_argument("--overwrite", action="store_true",
+                        help="replace outputs alphacut wrote before (never other files)")
 
 
 def output_options(args: argparse.Namespace) -> Any:
@@ -119,10 +142,16 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 2
+    from alphacut.printable import printable_text
+
+    not_a_folder = _not_a_folder(args.output)
+    if not_a_folder:
+        print(f"alphacut remove: error: {printable_text(not_a_folder)}", file=sys.stderr)
+        return 2
     from alphacut.pipeline.jobs import plan_jobs
 
     jobs, problems = plan_jobs(args.paths, args.output, out_opts, recursive=args.recursive)
-    reporter = BatchReporter(json_lines=args.json)
+    reporter = BatchReporter(json_lines=args.json, review_below=args.review_below)
     for problem in problems:
         reporter.problem(problem.path, problem.reason)
     if not jobs:
@@ -136,8 +165,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_writable(args.output)
     except OutputError as exc:
-        print(f"alphacut remove: error: {exc}", file=sys.stderr)
+        print(f"alphacut remove: error: {printable_text(str(exc))}", file=sys.stderr)
         return 1
+    second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
     remover = Remover.open(
         args.model,
         provider=args.provider,
@@ -151,9 +181,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     failed = len(problems)
     done = skipped = cancelled = 0
+    results = []
     with _stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
         for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
             advance(result)
+            results.append(result)
             if result.status == "done":
                 done += 1
             elif result.status == "skipped":
@@ -162,6 +194,8 @@ def run(args: argparse.Namespace) -> int:
                 cancelled += 1
             else:
                 failed += 1
+    if second_path is not None and stop.signum is None:
+        _run_second_opinion(args, second_path, results, out_opts, rm_opts, reporter)
     events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
     reporter.summary_line(done, skipped, failed, events)
     if stop.signum is not None:
@@ -174,6 +208,57 @@ def run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _not_a_folder(output: Path) -> str | None:
+    """Why ``-o`` cannot be a folder (it or a parent is an existing file), else None."""
+    for path in (output, *output.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            what = "-o" if path == output else "a parent of -o"
+            return f"{what} names {path}, which exists and is not a folder"
+    return None
+
+
+def _second_model(name: str | None) -> Path | None:
+    """The verified file of the ``--second-opinion`` model (never downloads), or None."""
+    if name is None:
+        return None
+    from alphacut.models.store import ModelStore
+
+    return ModelStore().resolve(name).path
+
+
+def _run_second_opinion(
+    args: argparse.Namespace,
+    model_path: Path,
+    results: list[Any],
+    out_opts: Any,
+    rm_opts: Any,
+    reporter: Any,
+) -> None:
+    """Re-run the flagged cutouts with the second model; the reporter says what changed."""
+    from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.second_opinion import flagged, second_opinion
+
+    below = reporter.review_below
+    if not flagged(results, below):
+        return
+    second = Remover.open(
+        args.second_opinion,
+        provider=args.provider,
+        strict=args.strict,
+        threads=args.threads,
+        options=rm_opts,
+        precision=args.precision,
+        model_path=model_path,
+    )
+    with reporter.second_opinion(args.second_opinion, len(flagged(results, below))) as verdict:
+        for outcome in second_opinion(
+            second, results, out_opts, below=below, model=args.second_opinion
+        ):
+            verdict(outcome)
+
+
 class _SignalStop:
     """The first SIGINT/SIGTERM asks the batch to stop; a second one aborts at once."""
 
@@ -183,7 +268,13 @@ class _SignalStop:
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.event.is_set():
-            raise KeyboardInterrupt
+            # A worker stuck in a read that never returns (a hung network mount) would keep
+            # both the pool shutdown and interpreter exit waiting, so leave at once. Outputs
+            # are renamed into place whole or not at all, and the next run removes this
+            # process's temp files.
+            show_cursor = "\x1b[?25h" if sys.stderr.isatty() else ""  # Rich's bar hides it
+            print(f"{show_cursor}alphacut: aborted", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
         self.signum = signum
         self.event.set()
         print(

@@ -7,6 +7,7 @@ in input order, one per job, and a failing image never stops the batch.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -18,15 +19,19 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from alphacut.errors import AlphacutError, OutputExistsError
+from alphacut.errors import AlphacutError, OutputError, OutputExistsError
+from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW, Confidence
 from alphacut.pipeline.decode import DecodedImage, decode
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
+    EXISTS_REASON,
     OutputOptions,
     clean_stray_temps,
     load_background,
+    not_ours_reason,
     save_output,
 )
+from alphacut.pipeline.ownership import is_our_output
 from alphacut.pipeline.remover import Cutout, Remover, StageTimings
 
 Status = Literal["done", "skipped", "failed", "cancelled"]
@@ -45,9 +50,16 @@ class JobResult:
     notes: list[str] = field(default_factory=list)
     bytes_written: int = 0
     cutout: Cutout | None = None
+    confidence: Confidence | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def needs_review(self, below: float = DEFAULT_REVIEW_BELOW) -> bool:
+        """Whether this finished cutout should be checked by a person."""
+        return self.confidence is not None and self.confidence.needs_review(below)
+
+    def as_dict(self, review_below: float = DEFAULT_REVIEW_BELOW) -> dict[str, object]:
         """JSON-friendly record (no pixels)."""
+        judged = self.confidence.as_dict(review_below) if self.confidence else {
+            "confidence": None, "review": False, "reason": None}
         return {
             "input": str(self.job.source),
             "output": str(self.job.dest) if self.status == "done" else None,
@@ -57,6 +69,7 @@ class JobResult:
             "ms": self.timings.as_dict(),
             "bytes": self.bytes_written,
             "notes": self.notes,
+            **judged,
         }
 
 
@@ -68,7 +81,8 @@ class _Prepared:
     provider: str = ""  # the adapter that ran inference (it can change mid-batch)
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """The one-line reason an image failed: an AlphacutError's own reason, else the type."""
     if isinstance(exc, AlphacutError):
         reason = getattr(exc, "reason", None)
         return reason if reason else str(exc)
@@ -98,11 +112,13 @@ class BatchRunner:
     # -- stages ---------------------------------------------------------------------------
     def _prepare(self, job: Job) -> _Prepared | None:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
-        if job.dest.exists():
+        if os.path.lexists(job.dest):
             if self.output.existing == "skip":
                 return None
             if self.output.existing == "error":
-                raise OutputExistsError(job.dest, "exists (use --overwrite or --skip-existing)")
+                raise OutputExistsError(job.dest, EXISTS_REASON)
+            if not is_our_output(job.dest):
+                raise OutputError(job.dest, not_ours_reason(job.dest))
         timings = StageTimings()
         start = time.perf_counter()
         decoded = decode(job.source, max_pixels=self.remover.options.max_pixels)
@@ -118,9 +134,16 @@ class BatchRunner:
         cutout.provider = prepared.provider or cutout.provider
         start = time.perf_counter()
         background = self._load_background()
-        size = save_output(
-            cutout.rgb, cutout.alpha, job.dest, self.output, background=background
-        )
+        try:
+            size = save_output(
+                cutout.rgb, cutout.alpha, job.dest, self.output, background=background
+            )
+        except OutputExistsError:
+            if self.output.existing != "skip":
+                raise
+            # Another run wrote it after our check: with --skip-existing that is a skip.
+            return JobResult(index=index, job=job, status="skipped", error="output exists",
+                             provider=cutout.provider, timings=cutout.timings)
         cutout.timings.encode = (time.perf_counter() - start) * 1000
         return JobResult(
             index=index,
@@ -131,6 +154,7 @@ class BatchRunner:
             notes=cutout.notes,
             bytes_written=size,
             cutout=cutout if self.keep_cutouts else None,
+            confidence=cutout.confidence,
         )
 
     def _load_background(self) -> Image.Image | None:
@@ -179,7 +203,7 @@ class BatchRunner:
             try:
                 return item.result()
             except Exception as exc:  # one image's failure must not end the batch
-                return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+                return JobResult(index=index, job=job, status="failed", error=error_text(exc))
 
         try:
             refill()
@@ -215,14 +239,14 @@ class BatchRunner:
         try:
             prep = future.result()
         except Exception as exc:
-            return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+            return JobResult(index=index, job=job, status="failed", error=error_text(exc))
         if prep is None:
             return JobResult(index=index, job=job, status="skipped", error="output exists")
         start = time.perf_counter()
         try:
             mask = self.remover.infer(prep.tensor)
         except Exception as exc:
-            return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+            return JobResult(index=index, job=job, status="failed", error=error_text(exc))
         prep.timings.inference = (time.perf_counter() - start) * 1000
         # Read now: by the time this image is encoded a later one may have fallen back.
         prep.provider = self.remover.provider

@@ -26,7 +26,7 @@ from alphacut.pipeline.batch import BatchRunner
 from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.tui import messages as msg
 from alphacut.tui.adapter_choices import ProbeReport, probe_all
-from alphacut.tui.graphics import next_mode, resolve_mode
+from alphacut.tui.graphics import TERMINAL, choose, describe, next_mode
 from alphacut.tui.listing import FileStatus, walk_images
 from alphacut.tui.preview_images import (
     VIEW_MODES,
@@ -45,7 +45,7 @@ from alphacut.tui.widgets.status_panel import StatusPanel
 
 if TYPE_CHECKING:
     from alphacut.pipeline.remover import Remover
-    from alphacut.tui.app import AlphacutApp
+    from alphacut.tui.session import AppSession
 
 _PREVIEW_CACHE_SIZE = 48
 _MASK_DEBOUNCE_S = 0.12
@@ -119,7 +119,7 @@ class MainScreen(Screen[None]):
         self._mask_model = ""
 
     @property
-    def session(self) -> AlphacutApp:
+    def session(self) -> AppSession:
         return self.app  # type: ignore[return-value]
 
     # -- layout -----------------------------------------------------------------------------
@@ -539,7 +539,8 @@ class MainScreen(Screen[None]):
         mode = next_mode(self.session.settings.graphics)
         self.session.update_settings(graphics=mode)
         await self.query_one(PreviewPane).set_graphics(mode)
-        self.notify(f"image rendering: {mode} ({resolve_mode(mode)})")
+        choice = choose(mode, TERMINAL)
+        self.notify(f"image rendering: {mode} → {choice.mode}: {choice.reason}", markup=False)
         self.call_after_refresh(self._render_preview)
 
     # -- settings -----------------------------------------------------------------------------
@@ -559,16 +560,15 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="probe")
     def _probe_worker(self, reprobe: bool) -> None:
-        model_path = self.session.model_file()
-        if model_path is None:
+        model = self.session.resolved_model()
+        if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
-            from alphacut.models.catalogue import get_model
+            from alphacut.pipeline.probe_photos import probe_tensors
 
-            spec = get_model(self.session.settings.model)
             report = probe_all(
-                model_path, reprobe=reprobe, disabled_optimizers=spec.disabled_optimizers,
-                tolerance=spec.probe_tolerance,
+                model.path, reprobe=reprobe, disabled_optimizers=model.spec.disabled_optimizers,
+                rule=model.spec.agreement, inputs=probe_tensors(model.spec),
             )
         self.post_message(msg.ProbesDone(report))
 
@@ -621,7 +621,9 @@ class MainScreen(Screen[None]):
             self.app.push_screen(factory())
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None))
+        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None,
+                                        graphics=describe(self.session.settings.graphics,
+                                                          TERMINAL)))
 
     def action_request_quit(self) -> None:
         if not self.running:
