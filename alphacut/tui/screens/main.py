@@ -563,9 +563,11 @@ class MainScreen(Screen[None]):
         if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
+            from alphacut.pipeline.probe_photos import probe_tensors
+
             report = probe_all(
                 model.path, reprobe=reprobe, disabled_optimizers=model.spec.disabled_optimizers,
-                tolerance=model.spec.probe_tolerance,
+                rule=model.spec.agreement, inputs=probe_tensors(model.spec),
             )
         self.post_message(msg.ProbesDone(report))
 
