@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -23,8 +24,10 @@ from textual.worker import get_current_worker
 from alphacut.accel.telemetry import TelemetrySampler
 from alphacut.errors import AlphacutError
 from alphacut.pipeline.batch import BatchRunner
+from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW
 from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.tui import messages as msg
+from alphacut.tui import review_queue
 from alphacut.tui.adapter_choices import ProbeReport, probe_all
 from alphacut.tui.graphics import next_mode, resolve_mode
 from alphacut.tui.listing import FileStatus, walk_images
@@ -39,6 +42,7 @@ from alphacut.tui.screens.adapter_picker import AdapterPicker
 from alphacut.tui.screens.confirm_quit import ConfirmQuit
 from alphacut.tui.screens.help import HelpScreen
 from alphacut.tui.screens.output_settings import OutputSettingsScreen
+from alphacut.tui.screens.rerun_picker import RerunPicker
 from alphacut.tui.widgets.file_browser import FileBrowser
 from alphacut.tui.widgets.preview_pane import PreviewPane
 from alphacut.tui.widgets.status_panel import StatusPanel
@@ -61,6 +65,12 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("toggle_hidden", "Show / hide hidden files", "Toggle dot-files in the browser"),
     ("run", "Run", "Remove backgrounds of the marked files (or the highlighted one)"),
     ("cancel", "Cancel run", "Stop after the current image"),
+    ("next_review", "Next file to review", "Jump to the next cutout flagged for review"),
+    ("review_filter", "Show only files to review", "List only flagged cutouts (again: all)"),
+    ("rerun", "Re-run with…", "Re-run highlighted or marked files with another model/refine"),
+    ("compare", "Compare with re-run", "Preview the first cutout or the re-run candidate"),
+    ("keep_candidate", "Keep re-run", "Replace the written cutout with the re-run candidate"),
+    ("discard_candidate", "Discard re-run", "Delete the candidate; the first cutout stays"),
     ("cycle_view", "Cycle preview", "side by side / mask / cutout / original"),
     ("cycle_graphics", "Cycle image rendering", "auto / kitty / sixel / halfcell / unicode"),
     ("adapters", "Adapter picker", "Choose the execution provider; R reprobes"),
@@ -84,6 +94,12 @@ class MainScreen(Screen[None]):
         Binding("full_stop", "toggle_hidden", "Hidden", show=False),
         Binding("r", "run", "Run"),
         Binding("escape,c", "cancel", "Cancel"),
+        Binding("n", "next_review", "Next review", show=False),
+        Binding("exclamation_mark", "review_filter", "Review only", show=False),
+        Binding("e", "rerun", "Re-run", show=False),
+        Binding("v", "compare", "Compare", show=False),
+        Binding("K", "keep_candidate", "Keep", show=False),
+        Binding("X", "discard_candidate", "Discard", show=False),
         Binding("m", "cycle_view", "View"),
         Binding("g", "cycle_graphics", "Graphics", show=False),
         Binding("p", "adapters", "Adapter"),
@@ -95,6 +111,7 @@ class MainScreen(Screen[None]):
 
     running: reactive[bool] = reactive(False)
     view_mode: reactive[str] = reactive("side")
+    show_candidate: reactive[bool] = reactive(False)
 
     def __init__(self, start_dir: Path) -> None:
         super().__init__()
@@ -116,6 +133,8 @@ class MainScreen(Screen[None]):
         self._batch_counts: dict[str, int] = {}
         self._latencies: list[float] = []
         self._picker: AdapterPicker | None = None
+        # Re-run cutouts waiting for the user's choice, by source file.
+        self.candidates: dict[Path, review_queue.Candidate] = {}
         self._mask_model = ""
 
     @property
@@ -300,6 +319,9 @@ class MainScreen(Screen[None]):
         source = self.previews.get(path)
         if source is None:
             return
+        candidate = self.candidates.get(path) if self.show_candidate else None
+        if candidate is not None and candidate.mask is not None:
+            source = dataclasses.replace(source, mask=candidate.mask)
         background = self.session.background_rgb()
         image = compose_view(source, self.view_mode, pane.box_pixels(), background)  # type: ignore[arg-type]
         width, height = source.full_size
@@ -308,6 +330,7 @@ class MainScreen(Screen[None]):
             state += " (computing mask…)" if self.remover else " (model loading…)"
         status = self.statuses.get(path)
         info = f"{width}×{height}" + (f"   {status.describe()}" if status else "")
+        info += review_queue_note(self.candidates.get(path), self.show_candidate)
         pane.show(image, f"[b]{escape(path.name)}[/b]   {state}", escape(info))
         started = self._highlighted_at.get(path)
         if started is not None:
@@ -481,7 +504,12 @@ class MainScreen(Screen[None]):
         result = event.result
         source = result.job.source
         if result.status == "done":
-            self.statuses[source] = FileStatus("done", ms=result.timings.total)
+            confidence = result.confidence
+            self.statuses[source] = FileStatus(
+                "done", ms=result.timings.total,
+                review=confidence.reason if result.needs_review(DEFAULT_REVIEW_BELOW) else "",
+                confidence=confidence.score if confidence else None,
+            )
             self._latencies.append(result.timings.total)
         else:
             self.statuses[source] = FileStatus(result.status, reason=result.error)
@@ -529,6 +557,159 @@ class MainScreen(Screen[None]):
             return
         self._cancel.set()
         self.query_one(StatusPanel).set_run("cancelling: the current image finishes…")
+
+    # -- review queue -------------------------------------------------------------------------
+    def action_next_review(self) -> None:
+        if self._browser().next_flagged() is None:
+            self.notify("no cutout in this folder is flagged for review")
+
+    def action_review_filter(self) -> None:
+        browser = self._browser()
+        browser.only_review = not browser.only_review
+        browser.reload()
+        self.notify("showing only files to review" if browser.only_review else "showing all")
+
+    def _selected_files(self) -> list[Path]:
+        """The marked files, else the highlighted one."""
+        if self.marks:
+            return sorted(self.marks)
+        entry = self._browser().current_entry
+        return [] if entry is None or entry.is_dir else [entry.path]
+
+    def action_rerun(self) -> None:
+        if self.running or self.remover is None:
+            self.notify("wait for the run (or the model) to finish", severity="warning")
+            return
+        files = self._selected_files()
+        if not files:
+            self.notify("highlight or mark the files to re-run", severity="warning")
+            return
+        current = review_queue.RerunChoice(self.remover.spec.name, self.remover.options.refine)
+        models = self.session.cached_models()
+        if current.model not in models:  # a model opened from elsewhere is still on offer
+            models.insert(0, current.model)
+        picker = RerunPicker(models, current, len(files))
+        self.app.push_screen(picker, lambda choice: self._rerun_chosen(files, choice))
+
+    def _rerun_chosen(self, files: list[Path], choice: review_queue.RerunChoice | None) -> None:
+        if choice is None:
+            return
+        try:
+            jobs, notes = self._plan(files)
+        except AlphacutError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return
+        for note in notes:
+            self.notify(note, severity="warning", markup=False)
+        if not jobs:
+            return
+        out_dir = self.session.output_dir()
+        pairs = [(job, review_queue.candidate_job(job, out_dir, choice)) for job in jobs]
+        self.running = True
+        self.query_one(StatusPanel).set_run(escape(f"re-running {len(jobs)} with {choice.label}"))
+        self._rerun_worker(pairs, choice)
+
+    @work(thread=True, exclusive=True, group="batch")
+    def _rerun_worker(
+        self, pairs: list[tuple[Job, Job]], choice: review_queue.RerunChoice
+    ) -> None:
+        from alphacut.pipeline.remover import Remover
+
+        current = self.remover
+        assert current is not None
+        options = dataclasses.replace(current.options, refine=choice.refine)  # type: ignore[arg-type]
+        try:
+            if choice.model == current.spec.name:  # same session, another refine: no reload
+                remover = Remover(current.spec, current.runner, options)
+            else:
+                remover = self.session.open_remover(choice.model, options)
+        except Exception as exc:
+            self.post_message(msg.RerunFinished(f"{choice.model}: {exc}"))
+            return
+        # Candidates go to their own hidden folder; the written cutouts are never touched.
+        output = dataclasses.replace(self.session.output_options(), existing="overwrite")
+        runner = BatchRunner(remover, output, keep_cutouts=True)
+        firsts = {cand.source: first for first, cand in pairs}
+        for result in runner.run([cand for _, cand in pairs]):
+            source = result.job.source
+            if result.status != "done":
+                self.post_message(msg.CandidateReady(None, source, result.error or result.status))
+                continue
+            mask = result.cutout.mask if result.cutout is not None else None
+            self.post_message(msg.CandidateReady(review_queue.Candidate(
+                firsts[source], result.job.dest, choice, result.confidence, mask), source))
+        self.post_message(msg.RerunFinished())
+
+    def on_candidate_ready(self, event: msg.CandidateReady) -> None:
+        if event.candidate is None:
+            self.notify(f"{event.source.name}: re-run failed: {event.error}", severity="error",
+                        markup=False)
+            return
+        old = self.candidates.pop(event.source, None)
+        if old is not None and old.file != event.candidate.file:
+            review_queue.discard(old)
+        self.candidates[event.source] = event.candidate
+        if event.source == self.preview_path:
+            self._render_preview()
+
+    def on_rerun_finished(self, event: msg.RerunFinished) -> None:
+        self.running = False
+        text = f"re-run done: {len(self.candidates)} candidate(s); v compares, K keeps, X discards"
+        if event.error:
+            text = f"[red]re-run failed: {escape(event.error)}[/red]"
+        self.query_one(StatusPanel).set_run(text if event.error else escape(text))
+
+    def action_compare(self) -> None:
+        if self.preview_path not in self.candidates:
+            self.notify("no re-run candidate for this file (e re-runs)")
+            return
+        self.show_candidate = not self.show_candidate
+
+    def watch_show_candidate(self) -> None:
+        if self.is_mounted:
+            self._render_preview()
+
+    def _current_candidate(self) -> review_queue.Candidate | None:
+        path = self.preview_path
+        candidate = self.candidates.get(path) if path is not None else None
+        if candidate is None:
+            self.notify("no re-run candidate for this file", severity="warning")
+        return candidate
+
+    def action_keep_candidate(self) -> None:
+        candidate = self._current_candidate()
+        if candidate is None:
+            return
+        try:
+            review_queue.keep(candidate)
+        except OSError as exc:
+            self.notify(f"cannot keep: {exc}", severity="error", markup=False)
+            return
+        source = candidate.job.source
+        del self.candidates[source]
+        confidence = candidate.confidence
+        flagged = confidence is not None and confidence.needs_review(DEFAULT_REVIEW_BELOW)
+        old = self.statuses.get(source, FileStatus("done"))
+        self.statuses[source] = dataclasses.replace(
+            old, review=confidence.reason if flagged and confidence else "",
+            confidence=confidence.score if confidence else None,
+        )
+        preview = self.previews.get(source)
+        if preview is not None and candidate.mask is not None:
+            preview.mask = candidate.mask
+        self.show_candidate = False
+        self._changed([source])
+        self._render_preview()
+        self.notify(f"kept {candidate.choice.label} for {source.name}", markup=False)
+
+    def action_discard_candidate(self) -> None:
+        candidate = self._current_candidate()
+        if candidate is None:
+            return
+        review_queue.discard(candidate)
+        del self.candidates[candidate.job.source]
+        self.show_candidate = False
+        self._render_preview()
 
     # -- view ---------------------------------------------------------------------------------
     def action_cycle_view(self) -> None:
@@ -640,3 +821,13 @@ class MainScreen(Screen[None]):
             if action == "bench" and self.session.bench_screen is None:
                 continue
             yield SystemCommand(title, text, getattr(self, f"action_{action}"))
+
+
+def review_queue_note(candidate: review_queue.Candidate | None, showing: bool) -> str:
+    """The preview's line about a re-run candidate of the file shown."""
+    if candidate is None:
+        return ""
+    score = candidate.confidence.score if candidate.confidence else None
+    sure = f", confidence {score:.2f}" if score is not None else ""
+    which = "showing re-run" if showing else "re-run ready"
+    return f"   [{which}: {candidate.choice.label}{sure}; v compares, K keeps, X discards]"
