@@ -142,9 +142,8 @@ class FileBrowser(OptionList):
             return Text.assemble(("  ▸ ", "bold blue"), (entry.label, "bold blue"))
         marked = entry.path in self.marks
         status = self.statuses.get(entry.path)
-        flag = "⚑ " if status is not None and status.flagged else "  "
-        text = Text.assemble(("● " if marked else "  ", "bold magenta"), (flag, "bold yellow"),
-                             entry.label)
+        flag = ("⚑ ", "bold yellow") if status is not None and status.flagged else "  "
+        text = Text.assemble(("● " if marked else "  ", "bold magenta"), flag, entry.label)
         if status is not None:
             text.append("  ")
             style = "yellow" if status.flagged else _STATE_STYLE[status.state]
