@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -93,7 +94,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                         "about 2x larger, slower files; lets an editor re-matte later)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
-    policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    policy.add_argument("--overwrite", action="store_true",
+                        help="replace outputs alphacut wrote before (never other files)")
 
 
 def output_options(args: argparse.Namespace) -> Any:
@@ -140,6 +142,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 2
+    from alphacut.printable import printable_text
+
+    not_a_folder = _not_a_folder(args.output)
+    if not_a_folder:
+        print(f"alphacut remove: error: {printable_text(not_a_folder)}", file=sys.stderr)
+        return 2
     from alphacut.pipeline.jobs import plan_jobs
 
     jobs, problems = plan_jobs(args.paths, args.output, out_opts, recursive=args.recursive)
@@ -157,7 +165,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_writable(args.output)
     except OutputError as exc:
-        print(f"alphacut remove: error: {exc}", file=sys.stderr)
+        print(f"alphacut remove: error: {printable_text(str(exc))}", file=sys.stderr)
         return 1
     second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
     remover = Remover.open(
@@ -198,6 +206,17 @@ def run(args: argparse.Namespace) -> int:
         )
         return 128 + stop.signum
     return 1 if failed else 0
+
+
+def _not_a_folder(output: Path) -> str | None:
+    """Why ``-o`` cannot be a folder (it or a parent is an existing file), else None."""
+    for path in (output, *output.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            what = "-o" if path == output else "a parent of -o"
+            return f"{what} names {path}, which exists and is not a folder"
+    return None
 
 
 def _second_model(name: str | None) -> Path | None:
@@ -249,7 +268,13 @@ class _SignalStop:
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.event.is_set():
-            raise KeyboardInterrupt
+            # A worker stuck in a read that never returns (a hung network mount) would keep
+            # both the pool shutdown and interpreter exit waiting, so leave at once. Outputs
+            # are renamed into place whole or not at all, and the next run removes this
+            # process's temp files.
+            show_cursor = "\x1b[?25h" if sys.stderr.isatty() else ""  # Rich's bar hides it
+            print(f"{show_cursor}alphacut: aborted", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
         self.signum = signum
         self.event.set()
         print(

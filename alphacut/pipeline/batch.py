@@ -7,6 +7,7 @@ in input order, one per job, and a failing image never stops the batch.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -18,16 +19,19 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from alphacut.errors import AlphacutError, OutputExistsError
+from alphacut.errors import AlphacutError, OutputError, OutputExistsError
 from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW, Confidence
 from alphacut.pipeline.decode import DecodedImage, decode
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
+    EXISTS_REASON,
     OutputOptions,
     clean_stray_temps,
     load_background,
+    not_ours_reason,
     save_output,
 )
+from alphacut.pipeline.ownership import is_our_output
 from alphacut.pipeline.remover import Cutout, Remover, StageTimings
 
 Status = Literal["done", "skipped", "failed", "cancelled"]
@@ -108,11 +112,13 @@ class BatchRunner:
     # -- stages ---------------------------------------------------------------------------
     def _prepare(self, job: Job) -> _Prepared | None:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
-        if job.dest.exists():
+        if os.path.lexists(job.dest):
             if self.output.existing == "skip":
                 return None
             if self.output.existing == "error":
-                raise OutputExistsError(job.dest, "exists (use --overwrite or --skip-existing)")
+                raise OutputExistsError(job.dest, EXISTS_REASON)
+            if not is_our_output(job.dest):
+                raise OutputError(job.dest, not_ours_reason(job.dest))
         timings = StageTimings()
         start = time.perf_counter()
         decoded = decode(job.source, max_pixels=self.remover.options.max_pixels)
@@ -128,9 +134,16 @@ class BatchRunner:
         cutout.provider = prepared.provider or cutout.provider
         start = time.perf_counter()
         background = self._load_background()
-        size = save_output(
-            cutout.rgb, cutout.alpha, job.dest, self.output, background=background
-        )
+        try:
+            size = save_output(
+                cutout.rgb, cutout.alpha, job.dest, self.output, background=background
+            )
+        except OutputExistsError:
+            if self.output.existing != "skip":
+                raise
+            # Another run wrote it after our check: with --skip-existing that is a skip.
+            return JobResult(index=index, job=job, status="skipped", error="output exists",
+                             provider=cutout.provider, timings=cutout.timings)
         cutout.timings.encode = (time.perf_counter() - start) * 1000
         return JobResult(
             index=index,

@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from alphacut.errors import DecodeError
+from alphacut.pipeline.png_data import png_data_problem
+from alphacut.pipeline.regular_file import NotRegularFileError, open_regular
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -94,7 +96,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
             # Pillow warns about damaged metadata (e.g. "Corrupt EXIF data") it then skips;
             # printed mid-batch those are multi-line noise about a file that decodes fine.
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            with Image.open(path) as img:
+            with open_regular(path) as fh, Image.open(fh) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise DecodeError(
@@ -117,6 +119,8 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
                 rgb, alpha = to_rgb8(img)
     except DecodeError:
         raise
+    except NotRegularFileError as exc:
+        raise DecodeError(path, exc.reason) from None
     except Image.DecompressionBombError as exc:
         raise DecodeError(path, _bomb_reason(exc)) from None
     except FileNotFoundError:
@@ -161,20 +165,25 @@ def _exc_text(exc: BaseException) -> str:
 
 
 def _verify_png_checksums(path: Path) -> None:
-    """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short.
+    """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short, or the
+    image data holds fewer rows than the header claims.
 
     Pillow does not check chunk CRCs while decoding, so a damaged PNG can load with wrong
     pixels; ``verify()`` walks every chunk without decoding (about 2% of a load's time).
     """
     try:
-        with Image.open(path) as check:
-            check.verify()
+        with open_regular(path) as fh:
+            with Image.open(fh) as check:
+                check.verify()
+            problem = png_data_problem(fh)
     except (SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
     except OSError as exc:
-        if exc.errno is not None:
+        if exc.errno is not None or isinstance(exc, NotRegularFileError):
             raise
         raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
+    if problem is not None:
+        raise DecodeError(path, problem)
 
 
 # Leading bytes of formats Pillow reads; a file that starts like one of them but does not
@@ -191,7 +200,7 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 
 def _unidentified_reason(path: Path) -> str:
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(16)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"

@@ -29,7 +29,7 @@ from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.tui import messages as msg
 from alphacut.tui import review_queue
 from alphacut.tui.adapter_choices import ProbeReport, probe_all
-from alphacut.tui.graphics import next_mode, resolve_mode
+from alphacut.tui.graphics import TERMINAL, choose, describe, next_mode
 from alphacut.tui.listing import FileStatus, walk_images
 from alphacut.tui.preview_images import (
     VIEW_MODES,
@@ -720,7 +720,8 @@ class MainScreen(Screen[None]):
         mode = next_mode(self.session.settings.graphics)
         self.session.update_settings(graphics=mode)
         await self.query_one(PreviewPane).set_graphics(mode)
-        self.notify(f"image rendering: {mode} ({resolve_mode(mode)})")
+        choice = choose(mode, TERMINAL)
+        self.notify(f"image rendering: {mode} → {choice.mode}: {choice.reason}", markup=False)
         self.call_after_refresh(self._render_preview)
 
     # -- settings -----------------------------------------------------------------------------
@@ -801,7 +802,9 @@ class MainScreen(Screen[None]):
             self.app.push_screen(factory())
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None))
+        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None,
+                                        graphics=describe(self.session.settings.graphics,
+                                                          TERMINAL)))
 
     def action_request_quit(self) -> None:
         if not self.running:
