@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
+from test_tui_app import make_app, sync, wait_for
 
-from alphacut.config import Settings
 from alphacut.pipeline.jobs import Job
 from alphacut.tui import review_queue
-from alphacut.tui.app import AlphacutApp
 from alphacut.tui.listing import FileStatus, list_entries
 from alphacut.tui.screens.main import MainScreen
 from alphacut.tui.screens.rerun_picker import RerunPicker
@@ -23,22 +18,6 @@ from alphacut.tui.widgets.file_browser import FileBrowser
 
 SIZE = (120, 36)
 
-
-def sync(test: Callable[..., Coroutine[Any, Any, None]]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def wrapper(*args: Any, **kwargs: Any) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return wrapper
-
-
-async def wait_for(pilot, condition: Callable[[], bool], timeout: float = 120.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await pilot.pause(0.05)
 
 
 @pytest.fixture
@@ -56,17 +35,6 @@ def review_dir(tmp_path: Path) -> Path:
     return folder
 
 
-def make_app(folder: Path, remover, tmp_path: Path) -> AlphacutApp:
-    return AlphacutApp(
-        folder,
-        settings=Settings(graphics="halfcell"),
-        settings_path=tmp_path / "config" / "config.toml",
-        output_dir=tmp_path / "out",
-        remover=remover,
-        live_stats=False,
-    )
-
-
 @sync
 async def test_flags_next_key_filter_rerun_compare_and_keep(
     review_dir: Path, remover, tmp_path: Path
@@ -80,7 +48,7 @@ async def test_flags_next_key_filter_rerun_compare_and_keep(
         browser = app.query_one(FileBrowser)
         await pilot.press("a", "r")
         await wait_for(pilot, lambda: not screen.running and len(screen.statuses) == 3
-                       and all(s.state == "done" for s in screen.statuses.values()))
+                       and all(s.state == "done" for s in screen.statuses.values()), 120)
         # The noise is flagged with its reason; the clean subjects are not.
         assert screen.statuses[noise].flagged and "unsure" in screen.statuses[noise].review
         assert not any(screen.statuses[p].flagged for p in review_dir.glob("*_clean.png"))
@@ -107,7 +75,7 @@ async def test_flags_next_key_filter_rerun_compare_and_keep(
         picker = app.screen
         assert picker.choices[0] == review_queue.RerunChoice("u2netp", "none")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: noise in screen.candidates and not screen.running)
+        await wait_for(pilot, lambda: noise in screen.candidates and not screen.running, 120)
         candidate = screen.candidates[noise]
         assert candidate.file.is_file() and review_queue.CANDIDATES_DIR in candidate.file.parts
         assert output.read_bytes() == first_bytes
@@ -134,14 +102,14 @@ async def test_discard_keeps_the_first_cutout(review_dir: Path, remover, tmp_pat
         assert isinstance(screen, MainScreen)
         await pilot.press("r")  # the highlighted (first) file only
         await wait_for(pilot, lambda: not screen.running and clean in screen.statuses
-                       and screen.statuses[clean].state == "done")
+                       and screen.statuses[clean].state == "done", 120)
         first_bytes = output.read_bytes()
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, RerunPicker))
         await pilot.press("escape")  # esc: no re-run
         assert not screen.candidates
         await pilot.press("e", "enter")
-        await wait_for(pilot, lambda: clean in screen.candidates and not screen.running)
+        await wait_for(pilot, lambda: clean in screen.candidates and not screen.running, 120)
         candidate = screen.candidates[clean]
         await pilot.press("X")
         assert not candidate.file.exists() and clean not in screen.candidates

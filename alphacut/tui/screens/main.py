@@ -439,6 +439,17 @@ class MainScreen(Screen[None]):
                   and not any(p.path == f for p in problems)]
         return jobs, notes
 
+    def _plan_and_say(self, files: list[Path]) -> list[Job]:
+        """:meth:`_plan`, with its problems shown as notifications."""
+        try:
+            jobs, notes = self._plan(files)
+        except AlphacutError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return []
+        for note in notes:
+            self.notify(note, severity="warning", markup=False)
+        return jobs
+
     def action_run(self) -> None:
         if self.running:
             self.notify("a run is already active", severity="warning")
@@ -453,13 +464,7 @@ class MainScreen(Screen[None]):
                 self.notify("mark files with space or a, or highlight one", severity="warning")
                 return
             files = [entry.path]
-        try:
-            jobs, notes = self._plan(files)
-        except AlphacutError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        for note in notes:
-            self.notify(note, severity="warning", markup=False)
+        jobs = self._plan_and_say(files)
         if not jobs:
             return
         for job in jobs:
@@ -594,13 +599,7 @@ class MainScreen(Screen[None]):
     def _rerun_chosen(self, files: list[Path], choice: review_queue.RerunChoice | None) -> None:
         if choice is None:
             return
-        try:
-            jobs, notes = self._plan(files)
-        except AlphacutError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        for note in notes:
-            self.notify(note, severity="warning", markup=False)
+        jobs = self._plan_and_say(files)
         if not jobs:
             return
         out_dir = self.session.output_dir()
