@@ -68,7 +68,7 @@ async def test_flags_next_key_filter_rerun_compare_and_keep(
         # e re-runs the highlighted file with another refine; nothing written is touched.
         await pilot.press("u")
         browser.highlighted = browser._row_of[noise]
-        await wait_for(pilot, lambda: screen.preview_path == noise)
+        await wait_for(pilot, lambda: screen.preview_path == noise, 120)
         first_bytes = output.read_bytes()
         await pilot.press("e")
         assert isinstance(app.screen, RerunPicker)
@@ -105,7 +105,7 @@ async def test_discard_keeps_the_first_cutout(review_dir: Path, remover, tmp_pat
                        and screen.statuses[clean].state == "done", 120)
         first_bytes = output.read_bytes()
         await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, RerunPicker))
+        await wait_for(pilot, lambda: isinstance(app.screen, RerunPicker), 120)
         await pilot.press("escape")  # esc: no re-run
         assert not screen.candidates
         await pilot.press("e", "enter")
