@@ -25,11 +25,6 @@ from alphacut.tui.widgets.status_panel import StatusPanel
 
 if TYPE_CHECKING:
     from alphacut.pipeline.batch import JobResult
-    from alphacut.tui.screens.main import MainScreen
-
-    _Base = MainScreen
-else:
-    _Base = object
 
 # (action, title, help) for the command palette.
 REVIEW_PALETTE: tuple[tuple[str, str, str], ...] = (
@@ -42,8 +37,13 @@ REVIEW_PALETTE: tuple[tuple[str, str, str], ...] = (
 )
 
 
-class ReviewQueueActions(_Base):
-    """Review-queue actions and handlers, mixed into the main screen."""
+class ReviewQueueActions:
+    """Review-queue actions and handlers, mixed into the main screen.
+
+    It reads the screen's ``statuses``, ``previews``, ``preview_path``, ``marks``, ``running``,
+    ``show_candidate``, ``remover`` and ``session`` and calls its ``_browser``, ``_plan_and_say``,
+    ``_changed`` and ``_render_preview`` (not imported: the screen imports this module).
+    """
 
     candidates: dict[Path, review_queue.Candidate]
 
