@@ -100,17 +100,34 @@ class BatchReporter:
         for note in result.notes:
             say(f"note: {result.job.source}: {note}")
 
-    def summary_line(self, done: int, skipped: int, failed: int, events: list[str]) -> None:
-        """The closing summary: counts, fallback events and the failures again."""
+    def summary_line(
+        self,
+        done: int,
+        skipped: int,
+        failed: int,
+        events: list[str],
+        *,
+        engine: dict[str, object] | None = None,
+    ) -> None:
+        """The closing summary: counts, fallback events and the failures again.
+
+        ``engine`` describes how the batch ran (engine name, start-up, peak memory...); it
+        appears in the JSON summary, and as one line when it names Ray workers.
+        """
         elapsed = time.perf_counter() - self._start
         rate = done / elapsed if elapsed > 0 and done else 0.0
         if self.json_lines:
             self._emit({"type": "summary", "done": done, "skipped": skipped, "failed": failed,
                         "seconds": round(elapsed, 3), "images_per_s": round(rate, 3),
-                        "fallback": events, "failures": self._failures})
+                        "fallback": events, "failures": self._failures,
+                        **({"engine": engine} if engine else {})})
             return
         print(f"done {done}, skipped {skipped}, failed {failed} in {elapsed:.1f} s "
               f"({rate:.2f} images/s)", file=self.err)
+        if engine and engine.get("engine") == "ray":
+            print(f"ray: {engine['workers']} worker(s) x {engine['threads']} thread(s) on "
+                  f"{engine['nodes']} node(s), start-up {engine['startup_s']} s, "
+                  f"{engine['processing_images_per_s']} images/s once running", file=self.err)
         for event in events:
             print(f"fallback: {event}", file=self.err)
         if self._failures:

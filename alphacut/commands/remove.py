@@ -6,6 +6,8 @@ import argparse
 import signal
 import sys
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,15 +26,32 @@ def register(sub: Any) -> None:
             "folder tree. Inputs are never overwritten; every write is a temp file then a rename."
         ),
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
-    p.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUT), metavar="OUT",
+    p.add_argument("paths", nargs="+", type=path_or_uri, metavar="PATH",
+                   help="image files or folders (with --engine ray also URIs, e.g. s3://b/x)")
+    p.add_argument("-o", "--output", type=path_or_uri, default=Path(DEFAULT_OUT), metavar="OUT",
                    help=f"output folder (default: ./{DEFAULT_OUT})")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     add_engine_options(p)
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a Ray cluster, with Ray Data "
+                   "(pip install 'alphacut[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="Ray cluster to join, e.g. 'auto' or 'ray://head:10001' "
+                   "(default: start one on this machine)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Ray actors, each with one model session of --threads threads "
+                   "(default: the cluster's CPUs / threads)")
     add_output_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image (and a summary) on stdout")
     p.set_defaults(func=run)
+
+
+def path_or_uri(text: str) -> Path | str:
+    """A local path, or a URI kept as text (``Path`` would fold ``s3://`` into ``s3:/``)."""
+    from alphacut.engines import is_uri
+
+    return text if is_uri(text) else Path(text)
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -110,31 +129,46 @@ def remove_options(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, run and summarise a batch; exit 0 if all done, 1 if any failed, 2 on usage errors."""
+    from alphacut.engines import RAY_MISSING, is_uri, ray_installed
     from alphacut.errors import ConfigError
     from alphacut.report import BatchReporter
 
+    engine = getattr(args, "engine", "local")
+    if engine == "ray" and not ray_installed():
+        print(f"alphacut remove: {RAY_MISSING}", file=sys.stderr)
+        return 2
     try:
         out_opts = output_options(args)
         rm_opts = remove_options(args)
     except ConfigError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 2
+    if engine == "ray":
+        from alphacut.commands.remove_ray import run_ray
+
+        return run_ray(args, out_opts, rm_opts)
+    if any(is_uri(str(p)) for p in [*args.paths, args.output]):
+        print("alphacut remove: error: URIs (s3://, gs://, file://…) need --engine ray",
+              file=sys.stderr)
+        return 2
+    from alphacut.engines import process_launched
     from alphacut.pipeline.jobs import plan_jobs
 
-    jobs, problems = plan_jobs(args.paths, args.output, out_opts, recursive=args.recursive)
+    jobs, problems = plan_jobs(args.paths, Path(args.output), out_opts, recursive=args.recursive)
     reporter = BatchReporter(json_lines=args.json)
     for problem in problems:
         reporter.problem(problem.path, problem.reason)
     if not jobs:
         reporter.summary_line(0, 0, len(problems), [])
         return 1 if problems else 0
+    from alphacut.engines import peak_rss_mb
     from alphacut.errors import OutputError
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.output import check_writable
     from alphacut.pipeline.remover import Remover
 
     try:
-        check_writable(args.output)
+        check_writable(Path(args.output))
     except OutputError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 1
@@ -147,31 +181,38 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
+    startup = time.time() - process_launched()
     for note in remover.runner.notes:
         print(f"note: {note}", file=sys.stderr)
-    failed = len(problems)
-    done = skipped = cancelled = 0
-    with _stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
+    counts: Counter[str] = Counter(failed=len(problems))
+    with stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
         for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
             advance(result)
-            if result.status == "done":
-                done += 1
-            elif result.status == "skipped":
-                skipped += 1
-            elif result.status == "cancelled":
-                cancelled += 1
-            else:
-                failed += 1
+            counts[result.status] += 1
     events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
-    reporter.summary_line(done, skipped, failed, events)
-    if stop.signum is not None:
+    engine_info = {"engine": "local", "threads": remover.runner.threads,
+                   "startup_s": round(startup, 3), "driver_peak_rss_mb": peak_rss_mb()}
+    return finish(reporter, counts, events, stop.signum, engine_info)
+
+
+def finish(
+    reporter: Any,
+    counts: Counter[str],
+    events: list[str],
+    signum: int | None,
+    engine_info: dict[str, object],
+) -> int:
+    """Print the summary; the exit status says all done (0), some failed (1) or stopped."""
+    reporter.summary_line(counts["done"], counts["skipped"], counts["failed"], events,
+                          engine=engine_info)
+    if signum is not None:
         print(
-            f"alphacut: stopped by {signal.Signals(stop.signum).name}: {cancelled} image(s) not "
-            "started; run again with --skip-existing to finish them",
+            f"alphacut: stopped by {signal.Signals(signum).name}: {counts['cancelled']} "
+            "image(s) not started; run again with --skip-existing to finish them",
             file=sys.stderr,
         )
-        return 128 + stop.signum
-    return 1 if failed else 0
+        return 128 + signum
+    return 1 if counts["failed"] else 0
 
 
 class _SignalStop:
@@ -194,7 +235,7 @@ class _SignalStop:
 
 
 @contextmanager
-def _stop_on_signals() -> Iterator[_SignalStop]:
+def stop_on_signals() -> Iterator[_SignalStop]:
     """Treat SIGTERM like Ctrl-C: stop starting images, let started writes finish.
 
     Outputs are atomic either way; this makes a polite stop also print the summary and

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import warnings
@@ -79,9 +80,13 @@ def to_rgb8(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     return img.convert("RGB"), None
 
 
-def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def decode(
+    path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None
+) -> DecodedImage:
     """Open, check size, load, apply EXIF orientation and convert to 8-bit RGB.
 
+    ``data`` is the file's content when it was read elsewhere (a distributed worker gets
+    the bytes, not the file); ``path`` then only names the image and its format.
     Raises :class:`DecodeError` with a one-line reason for anything unusable.
     """
     path = Path(path)
@@ -94,7 +99,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
             # Pillow warns about damaged metadata (e.g. "Corrupt EXIF data") it then skips;
             # printed mid-batch those are multi-line noise about a file that decodes fine.
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            with Image.open(path) as img:
+            with Image.open(_source(path, data)) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise DecodeError(
@@ -103,7 +108,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
                         f"{max_pixels / 1e6:.3g} MP limit (raise it with --max-pixels)",
                     )
                 if img.format == "PNG":
-                    _verify_png_checksums(path)
+                    _verify_png_checksums(path, data)
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1:
                     notes.append(
@@ -130,7 +135,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
             raise DecodeError(
                 path, "HEIC/HEIF needs the optional plugin: pip install 'alphacut[heic]'"
             ) from None
-        raise DecodeError(path, _unidentified_reason(path)) from None
+        raise DecodeError(path, _unidentified_reason(path, data)) from None
     except MemoryError:
         raise DecodeError(path, "not enough memory to decode") from None
     except OSError as exc:
@@ -147,6 +152,10 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     return DecodedImage(path=path, rgb=rgb, alpha=alpha, notes=notes)
 
 
+def _source(path: Path, data: bytes | None) -> Path | io.BytesIO:
+    return path if data is None else io.BytesIO(data)
+
+
 def _bomb_reason(exc: Image.DecompressionBombError) -> str:
     """Pillow refuses headers claiming over twice its MAX_IMAGE_PIXELS before any decoding."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -160,14 +169,14 @@ def _exc_text(exc: BaseException) -> str:
     return text if text else exc.__class__.__name__
 
 
-def _verify_png_checksums(path: Path) -> None:
+def _verify_png_checksums(path: Path, data: bytes | None = None) -> None:
     """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short.
 
     Pillow does not check chunk CRCs while decoding, so a damaged PNG can load with wrong
     pixels; ``verify()`` walks every chunk without decoding (about 2% of a load's time).
     """
     try:
-        with Image.open(path) as check:
+        with Image.open(_source(path, data)) as check:
             check.verify()
     except (SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
@@ -189,12 +198,18 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-def _unidentified_reason(path: Path) -> str:
+def _unidentified_reason(path: Path, data: bytes | None = None) -> str:
+    if data is not None:
+        return _reason_from_head(data[:16])
     try:
         with open(path, "rb") as fh:
             head = fh.read(16)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
+    return _reason_from_head(head)
+
+
+def _reason_from_head(head: bytes) -> str:
     if not head:
         return "empty file"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
