@@ -151,8 +151,8 @@ def run(args: argparse.Namespace) -> int:
         print("alphacut remove: error: URIs (s3://, gs://, file://…) need --engine ray",
               file=sys.stderr)
         return 2
-    from alphacut.engines import process_launched
     from alphacut.pipeline.jobs import plan_jobs
+    from alphacut.resources import process_launched
 
     jobs, problems = plan_jobs(args.paths, Path(args.output), out_opts, recursive=args.recursive)
     reporter = BatchReporter(json_lines=args.json)
@@ -161,11 +161,11 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         reporter.summary_line(0, 0, len(problems), [])
         return 1 if problems else 0
-    from alphacut.engines import peak_rss_mb
     from alphacut.errors import OutputError
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.output import check_writable
     from alphacut.pipeline.remover import Remover
+    from alphacut.resources import peak_rss_mb
 
     try:
         check_writable(Path(args.output))
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
             counts[result.status] += 1
     events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
     engine_info = {"engine": "local", "threads": remover.runner.threads,
-                   "startup_s": round(startup, 3), "driver_peak_rss_mb": peak_rss_mb()}
+                   "startup_s": round(startup, 3), "driver_peak_rss_mb": round(peak_rss_mb(), 1)}
     return finish(reporter, counts, events, stop.signum, engine_info)
 
 

@@ -14,11 +14,12 @@ from alphacut.commands.remove import finish, stop_on_signals
 
 def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     """Plan (same rules and output policy as local), run on Ray, report like local."""
-    from alphacut.engines import is_uri, process_launched
+    from alphacut.engines import is_uri
     from alphacut.engines.ray_worker import WorkerSettings
     from alphacut.errors import AlphacutError, ConfigError
     from alphacut.pipeline.batch import JobResult
     from alphacut.report import BatchReporter
+    from alphacut.resources import process_launched
 
     launched = process_launched()
     reporter = BatchReporter(json_lines=args.json)

@@ -21,11 +21,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alphacut.engines import peak_rss_mb
 from alphacut.engines.ray_worker import ReadSources, RemoveActor, WorkerSettings
 from alphacut.pipeline.batch import JobResult
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.remover import StageTimings
+from alphacut.resources import peak_rss_mb
 
 # Variables the workers must see like the driver does (model cache, offline mode).
 FORWARDED_ENV: tuple[str, ...] = ("ALPHACUT_HOME", "ALPHACUT_OFFLINE", "ALPHACUT_CONFIG")
@@ -71,7 +71,7 @@ class RayStats:
             "startup_s": round(self.first_start - launched, 3) if self.first_start else None,
             "processing_s": round(span, 3),
             "processing_images_per_s": round(self.done / span, 3) if span > 0 else 0.0,
-            "driver_peak_rss_mb": peak_rss_mb(),
+            "driver_peak_rss_mb": round(peak_rss_mb(), 1),
             "worker_peak_rss_mb": dict(sorted(self.worker_peak_rss_mb.items())),
         }
 

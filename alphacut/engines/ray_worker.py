@@ -15,10 +15,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alphacut.engines import peak_rss_mb
 from alphacut.errors import AlphacutError, InputError, OutputExistsError
 from alphacut.pipeline.output import OutputOptions
 from alphacut.pipeline.remover import RemoveOptions
+from alphacut.resources import peak_rss_mb
 
 # Columns of a result row, in order; the driver turns each row back into a JobResult.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -144,7 +144,7 @@ class RemoveActor:
         base: dict[str, Any] = {
             "status": "failed", "error": read_error, "provider": "", "timings": "{}",
             "notes": "[]", "bytes": 0, "worker": self.worker, "node": self.node,
-            "peak_rss_mb": peak_rss_mb(),
+            "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         if read_error:
             return base
@@ -169,7 +169,7 @@ class RemoveActor:
         return {
             **base, "status": "done", "error": "", "provider": cutout.provider,
             "timings": json.dumps(asdict(cutout.timings)), "notes": json.dumps(cutout.notes),
-            "bytes": size, "peak_rss_mb": peak_rss_mb(),
+            "bytes": size, "peak_rss_mb": round(peak_rss_mb(), 1),
         }
 
     def _write(self, rgb: Any, alpha: Any, dest: str) -> int:
