@@ -8,7 +8,8 @@ configuration alike. Reported per configuration (medians over rounds):
   the local engine in the same round;
 - job start-up: from the command's launch to the first image's processing start;
 - per-image cost on one worker (median of the per-image totals);
-- peak RSS of the driver and of each worker.
+- peak RSS of the driver and of each worker;
+- whether every output is byte-identical to the local engine's.
 
 ::
 
@@ -127,6 +128,15 @@ def summarise(runs: list[Run], configs: list[Config]) -> list[dict[str, Any]]:
     return rows
 
 
+def same_files(folder: Path, reference: Path) -> bool:
+    """Whether both folders hold the same file names with the same bytes."""
+    names = sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file())
+    expected = sorted(p.relative_to(reference) for p in reference.rglob("*") if p.is_file())
+    return names == expected and all(
+        (folder / name).read_bytes() == (reference / name).read_bytes() for name in names
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from alphacut.bench.command_options import add_output_options
 
@@ -180,10 +190,16 @@ def run(args: argparse.Namespace) -> int:
                 out = Path(tmp) / config.name.replace(":", "-")
                 runs.append(run_once(config, args.images, out, extra, args.ray_address,
                                      round_no))
-    rows = summarise(runs, configs)
+        rows = summarise(runs, configs)
+        local_out = Path(tmp) / "local"
+        for row in rows:
+            out = Path(tmp) / str(row["config"]).replace(":", "-")
+            row["same_bytes_as_local"] = (
+                same_files(out, local_out) if local_out.is_dir() else None
+            )
     table = Table(title=f"alphacut bench scale: {args.images} ({runs[0].done} images)")
     for column in ("config", "images/s", "vs local (min-max)", "start-up s", "image ms",
-                   "driver MB", "worker MB"):
+                   "driver MB", "worker MB", "same bytes"):
         table.add_column(column)
     for row in rows:
         ratio = (f"{row['vs_local']:.2f}x ({row['vs_local_min']:.2f}-{row['vs_local_max']:.2f})"
@@ -191,7 +207,8 @@ def run(args: argparse.Namespace) -> int:
         table.add_row(row["config"], f"{row['images_per_s']:.2f}", ratio,
                       f"{row['startup_s']:.1f}", f"{row['image_ms_median']:.0f}",
                       f"{row['driver_peak_rss_mb']:.0f}",
-                      f"{row['worker_peak_rss_mb']:.0f}" if row["worker_peak_rss_mb"] else "-")
+                      f"{row['worker_peak_rss_mb']:.0f}" if row["worker_peak_rss_mb"] else "-",
+                      {True: "yes", False: "NO", None: "-"}[row["same_bytes_as_local"]])
     data = {"kind": "scale", "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "images": str(args.images), "environment": asdict(collect()),
             "rows": rows, "runs": [asdict(r) for r in runs]}
