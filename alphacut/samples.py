@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from alphacut.checksum import sha256_file
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
     RemoteZip,
     check_online,
     remove_stale_parts,
-    sha256_file,
 )
 from alphacut.paths import AppPaths
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -9,7 +10,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# ALPHACUT_TEST_DATA points a git worktree (which has no ../shared) at the shared photos.
+SHARED_DATA = Path(os.environ.get("ALPHACUT_TEST_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture(scope="session")

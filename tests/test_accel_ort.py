@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -16,7 +17,8 @@ from alphacut.errors import ProviderError
 ort = pytest.importorskip("onnxruntime")
 pytestmark = pytest.mark.model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = Path(os.environ.get("ALPHACUT_TEST_DATA")
+            or Path(__file__).resolve().parents[2] / "shared" / "data")
 HAS_OPENVINO = "OpenVINOExecutionProvider" in ort.get_available_providers()
 needs_openvino = pytest.mark.skipif(not HAS_OPENVINO, reason="no OpenVINO provider installed")
 

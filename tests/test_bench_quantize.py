@@ -12,7 +12,10 @@ ort = pytest.importorskip("onnxruntime")
 
 from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
-from alphacut.bench import quantize as q  # noqa: E402
+from alphacut.accel import quantization as aq  # noqa: E402
+from alphacut.bench import quantize as bq  # noqa: E402
+from alphacut.checksum import sha256_file  # noqa: E402
+from alphacut.models import quantize as mq  # noqa: E402
 
 
 def _conv(name: str, x: str, y: str, cin: int, cout: int, rng: np.random.Generator) -> tuple:
@@ -72,19 +75,19 @@ def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
 
 def test_opset_conversion_loads_and_keeps_outputs() -> None:
     model = tiny_u2net_like(11)
-    converted = q.to_opset(model, 13)
+    converted = mq.to_opset(model, 13)
     assert {o.version for o in converted.opset_import if o.domain in ("", "ai.onnx")} == {13}
     x = np.random.default_rng(1).normal(size=(1, 3, 16, 16)).astype(np.float32)
     for before, after in zip(_run(model, x), _run(converted, x), strict=True):
         np.testing.assert_allclose(before, after, rtol=1e-5, atol=1e-6)
-    assert q.to_opset(converted, 13) is converted
+    assert mq.to_opset(converted, 13) is converted
 
 
 def test_empty_resize_inputs_are_omitted_without_changing_outputs() -> None:
-    model13 = q.to_opset(tiny_u2net_like(11), 13)
+    model13 = mq.to_opset(tiny_u2net_like(11), 13)
     x = np.random.default_rng(3).normal(size=(1, 3, 16, 16)).astype(np.float32)
     before = _run(model13, x)
-    cleaned = q.omit_empty_resize_inputs(model13)
+    cleaned = mq.omit_empty_resize_inputs(model13)
     resize = next(n for n in cleaned.graph.node if n.op_type == "Resize")
     assert list(resize.input) == ["s2", "", "scales"]
     assert "roi" not in {i.name for i in cleaned.graph.initializer}
@@ -93,18 +96,18 @@ def test_empty_resize_inputs_are_omitted_without_changing_outputs() -> None:
 
 
 def test_per_channel_qdq_of_converted_model_loads_and_stays_close(tmp_path: Path) -> None:
-    model13 = q.omit_empty_resize_inputs(q.to_opset(tiny_u2net_like(11), 13))
+    model13 = mq.omit_empty_resize_inputs(mq.to_opset(tiny_u2net_like(11), 13))
     path = tmp_path / "m13.onnx"
     onnx.save(model13, str(path))
     rng = np.random.default_rng(2)
     calib = [rng.normal(size=(1, 3, 16, 16)).astype(np.float32) for _ in range(4)]
-    ranges = q.calibrate(path, calib, "Percentile")
+    ranges = aq.calibrate(path, calib, "Percentile")
     # A JSON round trip must give the same bytes after quantization.
-    q.save_ranges(ranges, tmp_path / "ranges.json")
-    reloaded = q.load_ranges(tmp_path / "ranges.json")
-    recipe = q.QuantRecipe(exclude=("outconv",))
-    a = q.quantize(model13, ranges, recipe, TINY_STAGES)
-    b = q.quantize(model13, reloaded, recipe, TINY_STAGES)
+    aq.save_ranges(ranges, tmp_path / "ranges.json")
+    reloaded = aq.load_ranges(tmp_path / "ranges.json")
+    recipe = mq.QuantRecipe(exclude=("outconv",))
+    a = mq.quantize(model13, ranges, recipe, TINY_STAGES)
+    b = mq.quantize(model13, reloaded, recipe, TINY_STAGES)
     assert a.SerializeToString() == b.SerializeToString()
     ops = [n.op_type for n in a.graph.node]
     assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
@@ -125,23 +128,23 @@ def test_per_channel_qdq_of_converted_model_loads_and_stays_close(tmp_path: Path
 
 def test_conv_groups_follow_graph_order_and_check_the_count() -> None:
     model = tiny_u2net_like()
-    groups = q.conv_groups(model, TINY_STAGES)
+    groups = mq.conv_groups(model, TINY_STAGES)
     assert groups == {"first": ["c0"], "enc": ["c0", "c1"], "side": ["c2"], "outconv": ["c3"]}
     with pytest.raises(ValueError, match="4 Conv nodes"):
-        q.conv_groups(model, (("enc", 3),))
+        mq.conv_groups(model, (("enc", 3),))
 
 
 def test_convs_feeding_sigmoid_walks_through_resize_and_concat_but_stops_at_convs() -> None:
     # c2 reaches sig_side via Resize; c3 feeds sig_fused; c1 reaches c3 only through a conv.
-    assert q.convs_feeding(tiny_u2net_like(), "Sigmoid") == ["c2", "c3"]
+    assert mq.convs_feeding(tiny_u2net_like(), "Sigmoid") == ["c2", "c3"]
 
 
 def test_select_excluded_resolves_groups_indices_and_rejects_unknown() -> None:
     model = tiny_u2net_like()
-    assert q.select_excluded(model, ["first", "sigmoid-inputs"], TINY_STAGES) == ["c0", "c2", "c3"]
-    assert q.select_excluded(model, ["conv:1", "enc"], TINY_STAGES) == ["c1", "c0"]
+    assert mq.select_excluded(model, ["first", "sigmoid-inputs"], TINY_STAGES) == ["c0", "c2", "c3"]
+    assert mq.select_excluded(model, ["conv:1", "enc"], TINY_STAGES) == ["c1", "c0"]
     with pytest.raises(ValueError, match="unknown exclusion 'stage9'"):
-        q.select_excluded(model, ["stage9"], TINY_STAGES)
+        mq.select_excluded(model, ["stage9"], TINY_STAGES)
 
 
 def test_split_is_sorted_and_disjoint(tmp_path: Path) -> None:
@@ -149,7 +152,7 @@ def test_split_is_sorted_and_disjoint(tmp_path: Path) -> None:
     images.mkdir()
     for name in ("0003", "0001", "0002", "0004"):
         (images / f"{name}.jpg").write_bytes(b"")
-    split = q.Split.of(tmp_path, 2)
+    split = bq.Split.of(tmp_path, 2)
     assert split.calibration == ["0001", "0002"]
     assert split.evaluation == ["0003", "0004"]
 
@@ -158,16 +161,16 @@ def test_build_from_ranges_is_byte_reproducible(tmp_path: Path) -> None:
     fp32 = tmp_path / "fp32.onnx"
     onnx.save(tiny_u2net_like(11), str(fp32))
     model13 = tmp_path / "m13.onnx"
-    onnx.save(q.omit_empty_resize_inputs(q.to_opset(tiny_u2net_like(11))), str(model13))
+    onnx.save(mq.omit_empty_resize_inputs(mq.to_opset(tiny_u2net_like(11))), str(model13))
     rng = np.random.default_rng(4)
-    ranges = q.calibrate(model13, [rng.normal(size=(1, 3, 16, 16)).astype(np.float32)])
-    q.save_ranges(ranges, tmp_path / "ranges.json")
-    recipe = q.QuantRecipe(exclude=("outconv",))
-    first = q.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "a.onnx", recipe,
+    ranges = aq.calibrate(model13, [rng.normal(size=(1, 3, 16, 16)).astype(np.float32)])
+    aq.save_ranges(ranges, tmp_path / "ranges.json")
+    recipe = mq.QuantRecipe(exclude=("outconv",))
+    first = mq.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "a.onnx", recipe,
                                 TINY_STAGES)
-    second = q.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "b.onnx", recipe,
+    second = mq.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "b.onnx", recipe,
                                  TINY_STAGES)
-    assert first == second == q.sha256_of(tmp_path / "a.onnx")
-    other = q.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "c.onnx",
-                                q.QuantRecipe(exclude=()), TINY_STAGES)
+    assert first == second == sha256_file(tmp_path / "a.onnx")
+    other = mq.build_from_ranges(fp32, tmp_path / "ranges.json", tmp_path / "c.onnx",
+                                mq.QuantRecipe(exclude=()), TINY_STAGES)
     assert other != first

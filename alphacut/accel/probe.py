@@ -8,7 +8,6 @@ UI or a batch never pays for probing twice; ``--reprobe`` refreshes them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import time
@@ -147,12 +146,6 @@ def reference_outputs(
         return session.run({session.input_name: sample_input(session, size)})
     except Exception:
         return None
-
-
-def model_sha256(path: Path) -> str:
-    """sha256 of a model file (the probe cache key)."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 # Bump when alphacut changes how it opens sessions or judges probes, so results measured the

@@ -18,7 +18,7 @@ import numpy as np
 
 from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, Precision, ProbeResult
 from alphacut.accel.backend import Backend, Session
-from alphacut.accel.probe import ProbeCache, create_verified, error_text, model_sha256
+from alphacut.accel.probe import ProbeCache, create_verified, error_text
 from alphacut.accel.selection import (
     Preference,
     default_backend,
@@ -29,6 +29,7 @@ from alphacut.accel.selection import (
     parse_provider,
 )
 from alphacut.accel.threads import default_threads
+from alphacut.checksum import sha256_file
 from alphacut.errors import ProviderError
 
 
@@ -166,7 +167,7 @@ def open_runner(
                             strict=strict)
 
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
-    sha = model_sha or model_sha256(model_path)
+    sha = model_sha or sha256_file(model_path)
     adapters = [
         a if (a.probe is not None or reprobe) else a.with_probe(cache.get(a, sha))
         for a in discovery.adapters

@@ -24,10 +24,10 @@ from alphacut.accel.backend import Backend, Discovery
 from alphacut.accel.probe import (
     MAX_ABS_DIFF,
     ProbeCache,
-    model_sha256,
     probe,
     reference_outputs,
 )
+from alphacut.checksum import sha256_file
 from alphacut.errors import ProviderError
 
 # An adapter must be clearly slower than the CPU to lose to it: steady times of equally
@@ -276,7 +276,7 @@ def probe_adapters(
     written by a quick start is measured properly here. ``tolerance`` is the largest
     difference from the CPU's outputs an adapter may show (the model's own, see ``ModelSpec``).
     """
-    sha = model_sha or (model_sha256(model_path) if cache is not None else "")
+    sha = model_sha or (sha256_file(model_path) if cache is not None else "")
     cpu_first = sorted(adapters, key=lambda a: a.kind != "cpu")
     reference = None
     done: dict[tuple[str, str], Adapter] = {}

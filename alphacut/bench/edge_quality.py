@@ -1,6 +1,6 @@
 """Edge-quality benchmark: refine modes x colour decontamination, accuracy, time and memory.
 
-    python -m alphacut.bench.edge_quality [--data ../shared/data] [--photos DIR] [--json FILE]
+    python -m alphacut.bench.edge_quality --data DIR [--photos DIR] [--json FILE]
     python -m alphacut.bench.edge_quality peak-rss IMAGE --refine matting --decontaminate
     python -m alphacut.bench.edge_quality peak-rss --synthetic-mp 24 --refine guided
 
@@ -33,7 +33,6 @@ import numpy as np
 from PIL import Image
 
 MODES: tuple[str, ...] = ("none", "guided", "matting")
-DEFAULT_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 BIG_PHOTO_PIXELS = 6_000_000
 
 
@@ -304,7 +303,7 @@ def format_table(rows: dict[str, ModeRow], rss: list[dict[str, object]]) -> str:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m alphacut.bench.edge_quality")
     parser.add_argument(
-        "--data", type=Path, default=DEFAULT_DATA, help="folder holding matting-dev/ and ecssd-dev/"
+        "--data", type=Path, required=True, help="folder holding matting-dev/ and ecssd-dev/"
     )
     parser.add_argument("--photos", type=Path, help="folder of real photos (>= 6 MP are timed)")
     parser.add_argument("--modes", default=",".join(MODES))

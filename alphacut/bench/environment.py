@@ -109,7 +109,7 @@ def collect(
     """Describe this machine, the ORT build and (optionally) the model file under test."""
     import psutil
 
-    from alphacut.models.fetch import sha256_file
+    from alphacut.checksum import sha256_file
 
     flavour, version = ort_distribution()
     threads = {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}

@@ -7,8 +7,9 @@ baseline measured in the same round, with the min-max over rounds. Quality is th
 absolute difference of the model-resolution mask against fp32 CPU, and optionally the
 ecssd-style MAE of the full alpha against ground-truth masks.
 
-This is a benchmark, so it drives ONNX Runtime directly; the product's runtime glue stays in
-``alphacut/accel``. Run ``python -m alphacut.bench.inference_options --help``.
+Sessions come from ``alphacut.accel.tuned_session``, which takes every ONNX Runtime option
+a variant can set; the product's own sessions are opened by ``alphacut.accel.runner``.
+Run ``python -m alphacut.bench.inference_options --help``.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ from typing import Any, Literal
 
 import numpy as np
 
+from alphacut.accel.tuned_session import GraphLevel
+from alphacut.bench.mask_samples import alpha_mae, load_samples, mask_difference
+
 ProviderKind = Literal["cpu", "openvino"]
-GraphLevel = Literal["disable", "basic", "extended", "all"]
 ModelLayout = Literal["nchw", "nhwc", "fixed"]
 
-DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 BASELINE = "cpu-t2"
 
 
@@ -141,18 +143,6 @@ def with_nhwc_input(model: Any) -> Any:
     return out
 
 
-def fold_shapes_offline(src: Path, dst: Path) -> Path:
-    """Write ``src`` after ORT's basic (portable) optimisations, which fold the shape chains."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-    opts.optimized_model_filepath = str(dst)
-    opts.log_severity_level = 3
-    ort.InferenceSession(str(src), opts, providers=["CPUExecutionProvider"])
-    return dst
-
-
 def model_for(variant: Variant, base: Path, workdir: Path) -> Path:
     """The model file ``variant`` runs, written into ``workdir`` when it needs a rewrite."""
     source = variant.model_path or base
@@ -162,7 +152,9 @@ def model_for(variant: Variant, base: Path, workdir: Path) -> Path:
 
     dst = workdir / f"{variant.name}.onnx"
     if variant.layout == "fixed":
-        return fold_shapes_offline(source, dst)
+        from alphacut.accel.tuned_session import write_basic_optimized
+
+        return write_basic_optimized(source, dst)
     model = onnx.load(str(source))
     if variant.batch != 1:
         model = with_batch(model, variant.batch)
@@ -174,27 +166,15 @@ def model_for(variant: Variant, base: Path, workdir: Path) -> Path:
 
 # --- sessions ---------------------------------------------------------------------------------
 
-_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC",
-           "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
-
-
 def open_session(variant: Variant, model_path: Path, cache_dir: Path | None = None) -> Any:
     """An ORT session for ``variant``; raises if ORT silently fell back to another provider."""
-    import onnxruntime as ort
+    from alphacut.accel.tuned_session import open_tuned_session
 
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = variant.threads
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    level = _LEVELS[variant.graph_level]
-    opts.graph_optimization_level = getattr(ort.GraphOptimizationLevel, level)
-    for key, value in variant.session_config:
-        opts.add_session_config_entry(key, value)
-    entry = variant.provider_entry(cache_dir)
-    session = ort.InferenceSession(str(model_path), opts, providers=[entry])
-    if session.get_providers()[0] != entry[0]:
-        raise RuntimeError(f"{variant.name}: ORT fell back to {session.get_providers()[0]}")
-    return session
+    return open_tuned_session(
+        model_path, variant.provider_entry(cache_dir), threads=variant.threads,
+        graph_level=variant.graph_level, session_config=variant.session_config,
+        name=variant.name,
+    )
 
 
 @dataclass
@@ -230,78 +210,6 @@ class Driver:
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
-
-
-# --- data and quality ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One evaluation photo: its model input tensor and what is needed to score its alpha."""
-
-    name: str
-    tensor: np.ndarray
-    rgb: Any  # PIL RGB at full size
-    truth: np.ndarray | None  # uint8 ground-truth mask, same size as rgb
-
-
-def load_samples(data_dir: Path, names: Sequence[str] | None = None, limit: int | None = None,
-                 *, with_truth: bool = True) -> list[Sample]:
-    """Decode photos from ``data_dir/images`` exactly as the Remover does (sorted by name)."""
-    from PIL import Image
-
-    from alphacut.models.catalogue import get_model
-    from alphacut.models.recipes import recipe_for
-    from alphacut.pipeline.decode import decode, model_input_rgb
-
-    spec = get_model("u2netp")
-    recipe = recipe_for(spec)
-    paths = sorted((data_dir / "images").glob("*.jpg"))
-    if names is not None:
-        wanted = set(names)
-        paths = [p for p in paths if p.stem in wanted]
-    if limit is not None:
-        paths = paths[:limit]
-    samples = []
-    for path in paths:
-        rgb = decode(path).rgb
-        tensor = recipe.preprocess(spec, model_input_rgb(rgb, spec.input_size))
-        truth = None
-        mask_path = data_dir / "masks" / f"{path.stem}.png"
-        if with_truth and mask_path.exists():
-            truth = np.asarray(Image.open(mask_path).convert("L"))
-        samples.append(Sample(path.stem, tensor, rgb, truth))
-    return samples
-
-
-def soft_mask(output: np.ndarray) -> np.ndarray:
-    """Model output 0 -> the pipeline's soft mask (u2net recipe: min-max stretched)."""
-    from alphacut.models.catalogue import get_model
-    from alphacut.models.recipes import recipe_for
-
-    return recipe_for(get_model("u2netp")).postprocess([output])
-
-
-def mask_difference(outputs: Sequence[np.ndarray], reference: Sequence[np.ndarray]) -> float:
-    """Mean absolute difference of soft masks, averaged over images."""
-    diffs = [float(np.abs(soft_mask(a) - soft_mask(b)).mean()) for a, b in zip(outputs, reference,
-                                                                               strict=True)]
-    return float(np.mean(diffs))
-
-
-def alpha_mae(samples: Sequence[Sample], outputs: Sequence[np.ndarray]) -> float:
-    """ecssd-style MAE (pysodmetrics) of the full-resolution alpha against the truth masks."""
-    from py_sod_metrics import MAE
-
-    from alphacut.pipeline.matte import make_alpha
-
-    metric = MAE()
-    for sample, output in zip(samples, outputs, strict=True):
-        if sample.truth is None:
-            continue
-        alpha = np.asarray(make_alpha(soft_mask(output), sample.rgb))
-        metric.step(alpha, sample.truth)
-    return float(metric.get_results()["mae"])
 
 
 # --- timing ---------------------------------------------------------------------------------------
@@ -366,9 +274,10 @@ def create_times(model: Path, rounds: int, log: Callable[[str], None] = print
 
 
 def default_model() -> Path:
+    from alphacut.models.catalogue import DEFAULT_MODEL
     from alphacut.models.store import ModelStore
 
-    return ModelStore().locate("u2netp")
+    return ModelStore().locate(DEFAULT_MODEL)
 
 
 def measure(variants: Sequence[Variant], model: Path, data_dir: Path, *, images: int, rounds: int,
@@ -435,7 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(v.name for v in VARIANTS),
                         help="comma-separated variant names (baseline always included)")
     parser.add_argument("--model", type=Path, help="fp32 model (default: cached u2netp)")
-    parser.add_argument("--data", type=Path, default=DATA_DIR / "ecssd-dev")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="data set folder with images/ (and masks/ for --mae), e.g. ecssd-dev")
     parser.add_argument("--images", type=int, default=8, help="photos per timing round")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--mae", default="", help="variants to score on the whole data set")

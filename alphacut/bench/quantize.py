@@ -27,157 +27,35 @@ import argparse
 import hashlib
 import json
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alphacut.accel.quantization import calibrate, load_ranges, save_ranges
 from alphacut.bench.inference_options import (
     BASELINE,
-    DATA_DIR,
     Driver,
-    Sample,
     Variant,
-    alpha_mae,
     default_model,
-    load_samples,
-    mask_difference,
     open_session,
     variant_named,
 )
-
-TARGET_OPSET = 13
-MAE_MARGIN = 0.005  # the gate: int8 MAE may exceed fp32 MAE by at most this
-CALIBRATION_CHUNK = 3
-# Measured (--sweep and single-conv trials): the last conv of decoder stage 2 (conv 97, whose
-# ReLU output loses ~all SNR at 8 bits) is the one layer that must stay fp32.
-DEFAULT_EXCLUDE: tuple[str, ...] = ("conv:97",)
-# Ops whose outputs carry image data. The shape-computing ops (Shape/Gather/Slice/Cast...)
-# stay unquantized, and their empty float tensors crash the histogram calibrators.
-IMAGE_OPS: tuple[str, ...] = ("Add", "Concat", "Conv", "MaxPool", "Relu", "Resize", "Sigmoid")
-
-# u2netp's convolutions in graph order: eleven RSU stages (RSU7/6/5/4/4F encoder, mirrored
-# decoder), six side heads, the fusion conv. Counts are convs per stage.
-U2NETP_STAGES: tuple[tuple[str, int], ...] = (
-    ("stage1", 14), ("stage2", 12), ("stage3", 10), ("stage4", 8), ("stage5", 8), ("stage6", 8),
-    ("stage5d", 8), ("stage4d", 8), ("stage3d", 10), ("stage2d", 12), ("stage1d", 14),
-    ("side", 6), ("outconv", 1),
+from alphacut.bench.mask_samples import Sample, alpha_mae, load_samples, mask_difference
+from alphacut.checksum import sha256_file
+from alphacut.models.quantize import (
+    DEFAULT_EXCLUDE,
+    QuantRecipe,
+    build_from_ranges,
+    conv_groups,
+    omit_empty_resize_inputs,
+    quantize,
+    to_opset,
 )
 
-
-# --- graph surgery and node selection (pure, tested on synthetic graphs) ---------------------
-
-
-def to_opset(model: Any, version: int = TARGET_OPSET) -> Any:
-    """``model`` converted to the default-domain opset ``version`` (no-op when already there)."""
-    from onnx import version_converter
-
-    current = next(o.version for o in model.opset_import if o.domain in ("", "ai.onnx"))
-    if current >= version:
-        return model
-    return version_converter.convert_version(model, version)
-
-
-def omit_empty_resize_inputs(model: Any) -> Any:
-    """Replace Resize's empty ``roi``/``scales`` constants by omitted inputs (opset >= 13).
-
-    The exporter feeds every Resize zero-size float constants; calibrators treat them as
-    activations and fail on them. Omitting optional inputs is the opset-13 way to say "none".
-    """
-    from onnx import numpy_helper
-
-    empty: set[str] = {init.name for init in model.graph.initializer
-                       if numpy_helper.to_array(init).size == 0}
-    for node in model.graph.node:
-        if node.op_type == "Constant":
-            value = next((a for a in node.attribute if a.name == "value"), None)
-            if value is not None and numpy_helper.to_array(value.t).size == 0:
-                empty.update(node.output)
-    for node in model.graph.node:
-        if node.op_type == "Resize":
-            for i in (1, 2):
-                if i < len(node.input) and node.input[i] in empty:
-                    node.input[i] = ""
-    used = {name for node in model.graph.node for name in node.input}
-    outputs = {o.name for o in model.graph.output}
-    for node in [n for n in model.graph.node if n.op_type == "Constant"]:
-        if not (set(node.output) & (used | outputs)):
-            model.graph.node.remove(node)
-    for init in [i for i in model.graph.initializer if i.name in empty and i.name not in used]:
-        model.graph.initializer.remove(init)
-    return model
-
-
-def conv_names(model: Any) -> list[str]:
-    """Names of the model's Conv nodes in graph (topological) order."""
-    return [node.name for node in model.graph.node if node.op_type == "Conv"]
-
-
-def conv_groups(model: Any, stages: Sequence[tuple[str, int]] = U2NETP_STAGES
-                ) -> dict[str, list[str]]:
-    """Conv node names grouped by stage, plus ``first`` (the input conv).
-
-    Raises ``ValueError`` if the model's conv count does not match ``stages``: a different
-    export would silently mislabel every group otherwise.
-    """
-    names = conv_names(model)
-    expected = sum(count for _, count in stages)
-    if len(names) != expected:
-        raise ValueError(f"model has {len(names)} Conv nodes; the stage layout expects {expected}")
-    groups: dict[str, list[str]] = {"first": names[:1]}
-    start = 0
-    for stage, count in stages:
-        groups[stage] = names[start : start + count]
-        start += count
-    return groups
-
-
-def convs_feeding(model: Any, op_type: str = "Sigmoid") -> list[str]:
-    """Conv nodes whose output reaches an ``op_type`` node without passing another Conv.
-
-    For u2netp with ``Sigmoid`` these are the six side heads and the fusion conv.
-    """
-    producer = {out: node for node in model.graph.node for out in node.output}
-    found: dict[str, None] = {}
-    stack = [name for node in model.graph.node if node.op_type == op_type for name in node.input]
-    seen: set[str] = set()
-    while stack:
-        tensor = stack.pop()
-        if tensor in seen or tensor not in producer:
-            continue
-        seen.add(tensor)
-        node = producer[tensor]
-        if node.op_type == "Conv":
-            found[node.name] = None
-        else:
-            stack.extend(node.input)
-    order = {name: i for i, name in enumerate(conv_names(model))}
-    return sorted(found, key=order.__getitem__)
-
-
-def select_excluded(model: Any, spec: Sequence[str],
-                    stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> list[str]:
-    """Node names to keep fp32 for a list of group names, ``sigmoid-inputs`` or ``conv:N``."""
-    groups = conv_groups(model, stages)
-    convs = conv_names(model)
-    chosen: dict[str, None] = {}
-    for item in spec:
-        if item == "sigmoid-inputs":
-            names = convs_feeding(model, "Sigmoid")
-        elif item.startswith("conv:"):
-            names = [convs[int(item.removeprefix("conv:"))]]
-        elif item in groups:
-            names = groups[item]
-        else:
-            known = ", ".join([*groups, "sigmoid-inputs", "conv:N"])
-            raise ValueError(f"unknown exclusion {item!r}; use {known}")
-        chosen.update(dict.fromkeys(names))
-    return list(chosen)
-
-
-# --- calibration and quantization ------------------------------------------------------------
+MAE_MARGIN = 0.005  # the gate: int8 MAE may exceed fp32 MAE by at most this
 
 
 @dataclass(frozen=True)
@@ -191,121 +69,6 @@ class Split:
     def of(cls, data_dir: Path, calibrate: int) -> Split:
         names = sorted(p.stem for p in (data_dir / "images").glob("*.jpg"))
         return cls(names[:calibrate], names[calibrate:])
-
-
-class TensorReader:
-    """ORT calibration data reader over fixed tensors, always in the same order."""
-
-    def __init__(self, input_name: str, tensors: Sequence[np.ndarray]) -> None:
-        self.input_name = input_name
-        self.tensors = list(tensors)
-        self._iter: Iterator[np.ndarray] = iter(self.tensors)
-
-    def get_next(self) -> dict[str, np.ndarray] | None:
-        tensor = next(self._iter, None)
-        return None if tensor is None else {self.input_name: tensor}
-
-    def rewind(self) -> None:
-        self._iter = iter(self.tensors)
-
-
-def calibrate(model_path: Path, tensors: Sequence[np.ndarray], method: str = "MinMax",
-              percentile: float = 99.999) -> Any:
-    """Activation ranges of every quantizable tensor over ``tensors`` (ORT's calibrator)."""
-    import onnx
-    from onnxruntime.quantization import CalibrationMethod, create_calibrator
-
-    input_name = onnx.load(str(model_path)).graph.input[0].name
-    options = {"percentile": percentile} if method == "Percentile" else {}
-    with tempfile.TemporaryDirectory(prefix="alphacut-calib-") as tmp:
-        calibrator = create_calibrator(
-            model_path,
-            list(IMAGE_OPS),
-            augmented_model_path=str(Path(tmp) / "augmented.onnx"),
-            calibrate_method=getattr(CalibrationMethod, method),
-            extra_options=options,
-        )
-        # A few photos per pass: the augmented model returns every intermediate tensor
-        # (about 1 GB per 320x320 photo); ranges and histograms merge across passes.
-        for start in range(0, len(tensors), CALIBRATION_CHUNK):
-            chunk = tensors[start : start + CALIBRATION_CHUNK]
-            calibrator.collect_data(TensorReader(input_name, chunk))
-        return calibrator.compute_data()
-
-
-def save_ranges(ranges: Any, path: Path) -> None:
-    """Write calibration ranges as JSON (lossless: float32 values printed with repr)."""
-    data = {name: [np.asarray(td.range_value[0]).tolist(), np.asarray(td.range_value[1]).tolist()]
-            for name, td in sorted(ranges.data.items())}
-    path.write_text(json.dumps({"method": ranges.calibration_method.name, "ranges": data}))
-
-
-def load_ranges(path: Path) -> Any:
-    """Calibration ranges written by :func:`save_ranges`."""
-    from onnxruntime.quantization import CalibrationMethod
-    from onnxruntime.quantization.calibrate import TensorData, TensorsData
-
-    raw = json.loads(path.read_text())
-    data = {name: TensorData(lowest=np.asarray(lo, dtype=np.float32),
-                             highest=np.asarray(hi, dtype=np.float32))
-            for name, (lo, hi) in raw["ranges"].items()}
-    return TensorsData(getattr(CalibrationMethod, raw["method"]), data)
-
-
-@dataclass(frozen=True)
-class QuantRecipe:
-    """Everything besides calibration data that decides the quantized model's bytes."""
-
-    exclude: tuple[str, ...] = ()
-    per_channel: bool = True
-    activation: str = "QUInt8"
-    weight: str = "QInt8"
-    op_types: tuple[str, ...] = ()  # empty: every op ORT can quantize
-
-
-def quantize(model13: Any, ranges: Any, recipe: QuantRecipe,
-             stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> Any:
-    """The QDQ-quantized ModelProto of an opset-13 ``model13`` with ``ranges`` from calibrate()."""
-    import onnx
-    from onnxruntime.quantization import QuantType
-    from onnxruntime.quantization.qdq_quantizer import QDQQuantizer
-    from onnxruntime.quantization.quant_utils import save_and_reload_model_with_shape_infer
-    from onnxruntime.quantization.registry import QDQRegistry, QLinearOpsRegistry
-
-    model = save_and_reload_model_with_shape_infer(model13)
-    op_types = list(recipe.op_types) or sorted(set(QLinearOpsRegistry) | set(QDQRegistry))
-    quantizer = QDQQuantizer(
-        model,
-        recipe.per_channel,
-        False,  # reduce_range: only for pre-VNNI CPUs; this one has VNNI
-        getattr(QuantType, recipe.weight),
-        getattr(QuantType, recipe.activation),
-        ranges,
-        [],
-        select_excluded(model, recipe.exclude, stages),
-        op_types,
-        {},
-    )
-    quantizer.quantize_model()
-    out = onnx.ModelProto()
-    out.CopyFrom(quantizer.model.model)
-    return out
-
-
-def build_from_ranges(fp32: Path, ranges_file: Path, out: Path,
-                      recipe: QuantRecipe = QuantRecipe(exclude=DEFAULT_EXCLUDE),
-                      stages: Sequence[tuple[str, int]] = U2NETP_STAGES) -> str:
-    """Write the int8 model from the fp32 model and saved ranges alone; returns its sha256.
-
-    No photos are decoded, so the bytes depend only on the two inputs and library versions:
-    this is the reproducible way to make a pinned ``u2netp-int8``.
-    """
-    import onnx
-    import onnxruntime  # noqa: F401  (fail early with a clear ImportError if missing)
-
-    model13 = omit_empty_resize_inputs(to_opset(onnx.load(str(fp32))))
-    onnx.save(quantize(model13, load_ranges(ranges_file), recipe, stages), str(out))
-    return sha256_of(out)
 
 
 # --- evaluation -------------------------------------------------------------------------------
@@ -332,14 +95,6 @@ def score(model_path: Path, samples: Sequence[Sample], reference: Sequence[np.nd
     outputs = driver.run([s.tensor for s in samples])
     mae = alpha_mae(samples, outputs) if with_mae else None
     return Score(mask_difference(outputs, reference), mae)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass
@@ -419,7 +174,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m alphacut.bench.quantize",
                                      description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="fp32 u2netp (default: the cached one)")
-    parser.add_argument("--data", type=Path, default=DATA_DIR / "ecssd-dev")
+    parser.add_argument("--data", type=Path,
+                        help="data set folder with images/ and masks/, e.g. ecssd-dev "
+                             "(needed unless --no-eval)")
     parser.add_argument("--calibrate", type=int, default=30,
                         help="the first N photos (sorted by name) calibrate; the rest evaluate")
     parser.add_argument("--method", default="MinMax",
@@ -451,6 +208,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{digest}  {args.out}")
         return 0
 
+    if args.data is None:
+        parser.error("--data is needed to calibrate and score")
     split = Split.of(args.data, args.calibrate)
     bench = Workbench.prepare(args.model or default_model(), args.data, split, args.method,
                               args.eval_limit, args.ranges, args.percentile)
@@ -474,7 +233,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                        "ort_graph_optimization": runtime.graph_level,
                        "mask_mad": round(s.mask_mad, 5),
                        "mae": round(s.mae or 0.0, 5), "passes_gate": passed,
-                       "model": str(path), "sha256": sha256_of(path)})
+                       "model": str(path), "sha256": sha256_file(path)})
         verdict = "PASSES" if passed else "FAILS"
         report["fp32_runtime_mae_same_photos"] = round(bench.fp32_mae, 5)
         print(f"int8 {'+'.join(recipe.exclude) or '(all)'}: MAD {s.mask_mad:.4f}, MAE {s.mae:.4f} "

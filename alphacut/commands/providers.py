@@ -7,6 +7,8 @@ import json
 import sys
 from typing import Any
 
+from alphacut.models.catalogue import DEFAULT_MODEL
+
 
 def register(sub: Any) -> None:
     """Add the ``providers`` sub-command."""
@@ -22,7 +24,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--reprobe", action="store_true", help="ignore cached probe results")
-    p.add_argument("--model", default="u2netp", help="model to probe with (default: u2netp)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"model to probe with (default: {DEFAULT_MODEL})")
     p.add_argument("--preference", choices=("high-performance", "low-power", "cpu"),
                    default="high-performance", help="what 'auto' optimises for")
     p.add_argument("--threads", type=int, default=None, metavar="N",
@@ -41,11 +44,11 @@ def run(args: argparse.Namespace) -> int:
     )
     from alphacut.accel.threads import default_threads
     from alphacut.errors import ModelError
-    from alphacut.models.catalogue import get_model
     from alphacut.models.store import ModelStore
 
     flavours = check_flavours()
-    spec = get_model(args.model)
+    store = ModelStore()
+    spec = store.spec(args.model)  # catalogue or added; unknown names fail here
     threads = args.threads or default_threads()
     backend = default_backend(disabled_optimizers=spec.disabled_optimizers)
     discovery = backend.discover()
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"probing {label} …", file=sys.stderr, flush=True)
 
     try:
-        model_path = ModelStore().locate(spec.name)
+        model_path = store.resolve(spec.name).path
     except ModelError as exc:
         # Still worth showing what discovery found; probing needs the model.
         print(f"alphacut: {exc}; adapters are listed but not probed", file=sys.stderr)

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from alphacut.checksum import sha256_file
 from alphacut.errors import ModelError
-from alphacut.models.fetch import sha256_file
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def build(recipe_name: str, base: Path, dest: Path) -> None:
         raise ModelError(
             "building this model needs the onnx package: pip install 'alphacut[quantize]'"
         ) from None
-    from alphacut.bench.quantize import QuantRecipe, build_from_ranges
+    from alphacut.models.quantize import QuantRecipe, build_from_ranges
 
     ranges = resources.files("alphacut.models") / "data" / recipe.ranges_file
     with resources.as_file(ranges) as ranges_path:

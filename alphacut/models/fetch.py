@@ -56,15 +56,6 @@ def check_online(what: str) -> None:
         )
 
 
-def sha256_file(path: Path) -> str:
-    """sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_verified(
     dest: Path, blocks: Iterable[bytes], *, sha256: str, size: int = 0, what: str
 ) -> Path:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from alphacut.checksum import sha256_file
 from alphacut.errors import ChecksumError, ModelError
 from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
 from alphacut.models.fetch import (
@@ -30,7 +31,6 @@ from alphacut.models.fetch import (
     check_online,
     copy_verified,
     remove_stale_parts,
-    sha256_file,
 )
 from alphacut.paths import AppPaths
 
@@ -50,6 +50,14 @@ class ModelStatus:
     verified: bool
     detail: str
     origin: Origin = "catalogue"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to open: its spec and its cached file, whose sha256 matched just now."""
+
+    spec: ModelSpec
+    path: Path
 
 
 @dataclass(frozen=True)
@@ -173,12 +181,17 @@ class ModelStore:
             return ModelStatus(spec, path, True, False, f"sha256 {digest} does not match", origin)
         return ModelStatus(spec, path, True, True, "verified", origin)
 
-    def locate(self, name: str) -> Path:
-        """The verified cached file for ``name``, never fetching; ``ModelError`` if absent."""
+    def resolve(self, name: str) -> ResolvedModel:
+        """The spec and verified cached file for a catalogue or user-added model.
+
+        Never fetches. Unknown names raise ``ModelError``; a missing or changed file raises
+        ``ModelError`` / ``ChecksumError`` saying how to get it (again). Every command and
+        the UI look models up here, so an added model works wherever a catalogue one does.
+        """
         spec = self.spec(name)
         state = self.status(spec)
         if state.verified:
-            return state.path
+            return ResolvedModel(spec, state.path)
         if state.origin == "added":
             raise ChecksumError(
                 f"model {name} ({state.path}) no longer matches the file you added "
@@ -195,6 +208,10 @@ class ModelStore:
             f"{' --accept-license' if spec.needs_licence_acceptance else ''} "
             f"or 'alphacut models add FILE --as {spec.name}'"
         )
+
+    def locate(self, name: str) -> Path:
+        """The verified cached file for ``name``, never fetching; ``ModelError`` if absent."""
+        return self.resolve(name).path
 
     # -- fetching ----------------------------------------------------------------------
 

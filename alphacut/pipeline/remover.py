@@ -121,8 +121,10 @@ class Remover:
         the file is loaded only after its sha256 matches the pin.
         """
         store = store or ModelStore()
-        spec = store.spec(model)
-        path = model_path or store.locate(model)
+        if model_path is None:
+            spec, path = (resolved := store.resolve(model)).spec, resolved.path
+        else:
+            spec, path = store.spec(model), model_path
         # The store verified the sha256 just now; the accel layer keys its probe cache on it.
         runner = open_runner(
             path,

@@ -11,8 +11,7 @@ from textual.screen import Screen
 
 from alphacut.config import Settings, save_settings
 from alphacut.errors import AlphacutError, ConfigError
-from alphacut.models.catalogue import get_model
-from alphacut.models.store import ModelStore
+from alphacut.models.store import ModelStore, ResolvedModel
 from alphacut.paths import AppPaths
 from alphacut.pipeline.output import OutputOptions, parse_color
 from alphacut.pipeline.remover import Remover
@@ -107,10 +106,10 @@ class AlphacutApp(App[int]):
         options.validate()
         return options
 
-    def model_file(self) -> Path | None:
-        """The verified file of the chosen model, or None when it is not downloaded."""
+    def resolved_model(self) -> ResolvedModel | None:
+        """The chosen model's spec and verified file, or None when it is not available."""
         try:
-            return ModelStore(self.paths).locate(get_model(self.settings.model).name)
+            return ModelStore(self.paths).resolve(self.settings.model)
         except AlphacutError:
             return None
 
@@ -167,7 +166,7 @@ def run_app(
     if not directory.is_dir():
         raise ConfigError(f"{directory}: not a folder")
     if model:
-        get_model(model)  # unknown names fail here with the catalogue's message
+        ModelStore(paths).spec(model)  # unknown names fail here, listing the known ones
     if graphics and graphics != saved.graphics:
         saved = saved.with_changes(graphics=graphics)
         saved.validate("--graphics")

@@ -45,7 +45,7 @@ from alphacut.tui.widgets.status_panel import StatusPanel
 
 if TYPE_CHECKING:
     from alphacut.pipeline.remover import Remover
-    from alphacut.tui.app import AlphacutApp
+    from alphacut.tui.session import AppSession
 
 _PREVIEW_CACHE_SIZE = 48
 _MASK_DEBOUNCE_S = 0.12
@@ -119,7 +119,7 @@ class MainScreen(Screen[None]):
         self._mask_model = ""
 
     @property
-    def session(self) -> AlphacutApp:
+    def session(self) -> AppSession:
         return self.app  # type: ignore[return-value]
 
     # -- layout -----------------------------------------------------------------------------
@@ -559,16 +559,13 @@ class MainScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, group="probe")
     def _probe_worker(self, reprobe: bool) -> None:
-        model_path = self.session.model_file()
-        if model_path is None:
+        model = self.session.resolved_model()
+        if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
-            from alphacut.models.catalogue import get_model
-
-            spec = get_model(self.session.settings.model)
             report = probe_all(
-                model_path, reprobe=reprobe, disabled_optimizers=spec.disabled_optimizers,
-                tolerance=spec.probe_tolerance,
+                model.path, reprobe=reprobe, disabled_optimizers=model.spec.disabled_optimizers,
+                tolerance=model.spec.probe_tolerance,
             )
         self.post_message(msg.ProbesDone(report))
 
