@@ -9,7 +9,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from alphacut.commands.remove import finish, stop_on_signals
+from alphacut.commands.batch_end import finish, stop_on_signals
 
 
 def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
