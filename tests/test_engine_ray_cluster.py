@@ -36,7 +36,7 @@ PHOTOS = 10
 def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
     src = tmp_path_factory.mktemp("photos")
     for i in range(PHOTOS):
-        make_photo(src / f"p{i:02d}.jpg", size=(1024, 768), shade=i * 12)
+        make_photo(src / f"p{i:02d}.jpg", size=(800, 600), shade=i * 12)
     return src
 
 
@@ -76,7 +76,9 @@ def reference(photos: Path, module_home: Path, tmp_path_factory: pytest.TempPath
 
 
 def _cli(src: Path, out: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "alphacut", "remove", str(src), "-o", str(out), *extra]
+    # --refine none keeps CI short; test_engine_ray_worker checks the default (matting) path.
+    return [sys.executable, "-m", "alphacut", "remove", str(src), "-o", str(out),
+            "--refine", "none", *extra]
 
 
 def _ray(cluster: LocalCluster, src: Path, out: Path, *extra: str) -> list[str]:
@@ -101,12 +103,17 @@ def _assert_whole_and_identical(out: Path, reference: Path) -> list[str]:
     return names
 
 
-def _wait_for_outputs(out: Path, job: subprocess.Popen[str], count: int = 1) -> int:
+def _start_and_wait_for_an_output(
+    cluster: LocalCluster, src: Path, out: Path
+) -> tuple[subprocess.Popen[str], int]:
+    """Start a Ray job; return once its first output exists, with how many do."""
+    job = subprocess.Popen(_ray(cluster, src, out), env=cluster.env, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and job.poll() is None:
         done = [p for p in out.glob("*.png") if TEMP_MARK not in p.name] if out.exists() else []
-        if len(done) >= count:
-            return len(done)
+        if done:
+            return job, len(done)
         time.sleep(0.1)
     raise AssertionError(f"no output appeared; job exited {job.returncode}")
 
@@ -140,9 +147,7 @@ def test_a_killed_actor_loses_and_repeats_nothing(
     cluster: LocalCluster, photos: Path, reference: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    job = subprocess.Popen(_ray(cluster, photos, out), env=cluster.env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    written = _wait_for_outputs(out, job)
+    job, written = _start_and_wait_for_an_output(cluster, photos, out)
     assert written < PHOTOS, "the job ended before an actor could be killed"
     actors = [
         proc for node in cluster.nodes
@@ -165,9 +170,7 @@ def test_an_interrupted_driver_leaves_whole_files_and_skip_existing_finishes(
     cluster: LocalCluster, photos: Path, reference: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    job = subprocess.Popen(_ray(cluster, photos, out), env=cluster.env, text=True,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    _wait_for_outputs(out, job)
+    job, _ = _start_and_wait_for_an_output(cluster, photos, out)
     job.send_signal(signal.SIGINT)
     _, stderr = job.communicate(timeout=300)
     assert job.returncode == 128 + signal.SIGINT, stderr
