@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from alphacut.pipeline.batch import JobResult
+    from alphacut.pipeline.second_opinion import Verdict
 
 
 class BatchReporter:
@@ -22,8 +23,15 @@ class BatchReporter:
         json_lines: bool = False,
         out: TextIO | None = None,
         err: TextIO | None = None,
+        review_below: float | None = None,
     ) -> None:
+        from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW
+
         self.json_lines = json_lines
+        self.review_below = DEFAULT_REVIEW_BELOW if review_below is None else review_below
+        # input -> reason, for every finished cutout whose confidence is below the threshold.
+        self.flagged: dict[str, str] = {}
+        self._judged = 0
         self.out = out or sys.stdout
         self.err = err or sys.stderr
         self.interactive = self.err.isatty() and not json_lines
@@ -89,16 +97,57 @@ class BatchReporter:
 
     def _record(self, result: JobResult, say: Callable[[str], None]) -> None:
         if self.json_lines:
-            self._emit({"type": "image", **result.as_dict()})
+            self._emit({"type": "image", **result.as_dict(self.review_below)})
+        review = result.needs_review(self.review_below)
+        if result.confidence is not None:
+            self._judged += 1
+        if review and result.confidence is not None:
+            self.flagged[str(result.job.source)] = result.confidence.reason
         if result.status == "failed":
             line = f"{result.job.source}: {result.error}"
             self._failures.append(line)
             say(f"error: {line}")
         elif not self.json_lines and not self.interactive:
             detail = f"{result.timings.total:.0f} ms" if result.status == "done" else result.status
+            if review and result.confidence is not None:
+                detail += f", review: confidence {result.confidence.score:.2f}"
             say(f"{result.job.source} -> {result.job.dest} ({detail})")
         for note in result.notes:
             say(f"note: {result.job.source}: {note}")
+
+    @contextmanager
+    def second_opinion(self, model: str, total: int) -> Iterator[Callable[[Verdict], None]]:
+        """Context yielding ``verdict(v)`` for each re-run image; ends with what changed."""
+        if not self.json_lines:
+            print(f"second opinion: re-running {total} flagged image(s) with {model}",
+                  file=self.err)
+        changed: list[Verdict] = []
+
+        def verdict(v: Verdict) -> None:
+            if self.json_lines:
+                self._emit(v.as_dict())
+            source = str(v.source)
+            if v.error:
+                print(f"error: {source}: second opinion failed, first cutout kept: {v.error}",
+                      file=self.err)
+                return
+            if v.changed and v.second is not None:
+                changed.append(v)
+                if v.second.needs_review(self.review_below):
+                    self.flagged[source] = f"{v.second.reason} (after {model})"
+                else:
+                    self.flagged.pop(source, None)
+            if not self.json_lines and not self.interactive:
+                second = f"{v.second.score:.2f}" if v.second else "-"
+                action = f"replaced by {model}" if v.changed else "kept"
+                print(f"{source}: confidence {v.first.score:.2f} -> {second}, {action}",
+                      file=self.err)
+
+        yield verdict
+        if not self.json_lines:
+            print(f"second opinion: {len(changed)} of {total} replaced by {model}"
+                  + ("".join(f"\n  {v.source}: {v.first.score:.2f} -> {v.second.score:.2f}"
+                             for v in changed if v.second is not None)), file=self.err)
 
     def summary_line(
         self,
@@ -120,6 +169,9 @@ class BatchReporter:
             self._emit({"type": "summary", "done": done, "skipped": skipped, "failed": failed,
                         "seconds": round(elapsed, 3), "images_per_s": round(rate, 3),
                         "fallback": events, "failures": self._failures,
+                        "review": [{"input": path, "reason": reason}
+                                   for path, reason in self.flagged.items()],
+                        "review_below": self.review_below,
                         **({"engine": engine} if engine else {})})
             return
         print(f"done {done}, skipped {skipped}, failed {failed} in {elapsed:.1f} s "
@@ -130,6 +182,11 @@ class BatchReporter:
                   f"{engine['processing_images_per_s']} images/s once running", file=self.err)
         for event in events:
             print(f"fallback: {event}", file=self.err)
+        if self.flagged:
+            print(f"{len(self.flagged)} of {self._judged} need review (confidence below "
+                  f"{self.review_below:g}):", file=self.err)
+            for path, reason in self.flagged.items():
+                print(f"  {path}: {reason}", file=self.err)
         if self._failures:
             print("failed:", file=self.err)
             for line in self._failures:

@@ -131,6 +131,11 @@ def test_providers_probe_cpu_and_openvino_for_real(providers_json):
         assert rows["openvino:CPU"]["speed_vs_cpu"] > 0
     assert first["chosen"] in rows and rows[first["chosen"]]["chosen"]
     assert first["reason"]
+    from alphacut.accel.cpu_isa import ISA_FLAGS, detect
+
+    assert set(first["cpu"]["flags"]) == set(ISA_FLAGS)
+    assert first["cpu"]["class"] == detect().cpu_class
+    assert first["cpu"]["int8"].startswith("int8: ") and first["cpu"]["bf16"].startswith("bf16: ")
     assert first["onnxruntime"]["version"] == ort.__version__
     assert list((home / "cache" / "probes").glob("*.json"))
 

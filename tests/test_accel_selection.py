@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from alphacut.accel import CPU_ADAPTER, ProbeCache, open_runner, request_adapter
@@ -276,16 +277,31 @@ def test_threads_default_to_physical_cores_and_are_configurable(tmp_path):
     assert runner.threads == default_threads()
 
 
-def test_the_agreement_tolerance_is_the_models(tmp_path):
-    """An int8 model's kernels may differ from the CPU's by more than fp32 ones may."""
+def test_the_agreement_rule_is_the_models(tmp_path):
+    """An int8 model's kernels may differ from the CPU's on single values, not in its masks."""
+    from alphacut.accel.agreement import AgreementRule
+    from alphacut.models.catalogue import INT8_AGREEMENT
+
+    # A photo-like input: the fake model's mask is ~0.88 on the top half, ~0.12 below.
+    scene = np.full((1, 3, 32, 32), -2.0, np.float32)
+    scene[..., :16, :] = 2.0
     int8ish = FakeDevice("OpenVINOExecutionProvider", device="CPU", device_type="cpu",
-                         offset=0.1)
+                         speckle=0.6)
     backend = FakeBackend(devices=[int8ish])
-    strict = _request(backend, tmp_path / "a")
-    assert {a.label: a.probe.status for a in strict.adapters}["openvino:CPU"] == "failed"
-    loose = _request(backend, tmp_path / "b", tolerance=0.25)
-    assert {a.label: a.probe.status for a in loose.adapters}["openvino:CPU"] == "ok"
+
+    def status(selection) -> str:
+        return {a.label: a.probe for a in selection.adapters}["openvino:CPU"]
+
+    strict = status(_request(backend, tmp_path / "a", inputs=[scene]))
+    assert strict.status == "failed" and "outputs differ from CPU by 0.6" in strict.error
+    loose = status(_request(backend, tmp_path / "b", rule=INT8_AGREEMENT, inputs=[scene]))
+    assert loose.status == "ok", loose.error
+    assert loose.max_abs_diff > 0.5 and loose.mask_mean_diff < 0.01 and loose.mask_iou > 0.95
     broken = FakeBackend(devices=[FakeDevice("OpenVINOExecutionProvider", device="CPU",
                                              device_type="cpu", offset=0.5)])
-    still = _request(broken, tmp_path / "c", tolerance=0.25)
-    assert {a.label: a.probe.status for a in still.adapters}["openvino:CPU"] == "failed"
+    still = status(_request(broken, tmp_path / "c", rule=INT8_AGREEMENT, inputs=[scene]))
+    assert still.status == "failed" and "on average" in still.error
+    # IoU is judged on its own: a tight mean limit alone would not catch a lost half.
+    iou_only = AgreementRule(max_abs_diff=None, mask_min_iou=0.95)
+    assert status(_request(broken, tmp_path / "d", rule=iou_only, inputs=[scene])).status == (
+        "failed")

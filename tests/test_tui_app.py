@@ -273,6 +273,10 @@ async def test_adapter_picker_probes_and_switches(
             assert option.disabled == (not probes[option.id].ok)
         note = str(app.screen.query_one("#picker-note").render())
         assert "auto → " in note
+        # The CPU's instruction sets and what int8 / bf16 buy here are in the picker too.
+        from alphacut.accel.cpu_isa import detect
+
+        assert f"CPU: {detect().cpu_class}" in note and "int8: " in note and "bf16: " in note
         # The reprobe worker may finish before press() returns on a fast machine, so the
         # "probing" state is checked without yielding to the event loop, and the key by
         # waiting for a new report object.

@@ -54,7 +54,9 @@ class ProbeResult:
     create_ms: float | None = None
     first_run_ms: float | None = None
     steady_ms: float | None = None
-    max_abs_diff: float | None = None
+    max_abs_diff: float | None = None  # against the CPU provider's outputs
+    mask_mean_diff: float | None = None  # mean |adapter - CPU| of the mask
+    mask_iou: float | None = None  # IoU@0.5 of the adapter's mask and the CPU's
     threads: int | None = None
     measured_at: float = 0.0  # Unix time
     cached: bool = False  # read back from the probe cache rather than measured now

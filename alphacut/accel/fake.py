@@ -10,6 +10,7 @@ exactly as in production. Each :class:`FakeDevice` scripts one accelerator:
   and every later run too when ``lost_after_failure`` (a lost device stays lost);
 - ``nan_on_run``: the N-th run returns NaN;
 - ``offset``: outputs differ from CPU by this much (a numerically wrong provider);
+- ``speckle``: a few single values differ by this much (int8 kernels on another ISA);
 - ``run_ms``: how long a run takes, to make an adapter faster or slower than CPU.
 """
 
@@ -45,6 +46,7 @@ class FakeDevice:
     lost_after_failure: bool = True
     nan_on_run: int | None = None
     offset: float = 0.0
+    speckle: float = 0.0  # every 97th output value is off by this much, as int8 kernels are
     run_ms: float = 0.0
     skip_reason: str = ""  # discovery already knows it cannot work
     plugin: bool = False
@@ -115,7 +117,16 @@ class FakeSession:
             outputs[0][...] = np.nan
         if device.offset:
             outputs = [o + np.float32(device.offset) for o in outputs]
+        if device.speckle:
+            outputs = [_speckled(o, device.speckle) for o in outputs]
         return outputs
+
+
+def _speckled(output: np.ndarray, amount: float) -> np.ndarray:
+    """A few single values moved by ``amount`` (kept in 0..1), the rest untouched."""
+    flat = output.copy().reshape(-1)
+    flat[::97] = np.clip(flat[::97] + np.float32(amount), 0.0, 1.0)
+    return flat.reshape(output.shape)
 
 
 @dataclass

@@ -17,10 +17,9 @@ from pathlib import Path
 import numpy as np
 
 from alphacut.accel.adapter import Adapter, ProbeResult
+from alphacut.accel.agreement import EXACT, AgreementRule, measure
 from alphacut.accel.backend import Backend, Session
 
-# fp32 providers that agree with CPU stay well inside this (OpenVINO CPU: 3e-6 here).
-MAX_ABS_DIFF = 1e-3
 DEFAULT_SIZE = 320  # for dynamic spatial dimensions
 
 
@@ -55,18 +54,6 @@ def sample_input(session: Session, size: int = DEFAULT_SIZE) -> np.ndarray:
     return rng.uniform(-2.0, 2.0, size=shape).astype(np.float32)
 
 
-def max_abs_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    """Largest absolute difference over all outputs (inf when shapes disagree)."""
-    if len(a) != len(b):
-        return float("inf")
-    worst = 0.0
-    for x, y in zip(a, b, strict=True):
-        if x.shape != y.shape:
-            return float("inf")
-        worst = max(worst, float(np.max(np.abs(x.astype(np.float64) - y.astype(np.float64)))))
-    return worst
-
-
 def error_text(exc: BaseException) -> str:
     """First meaningful line of an ONNX Runtime error, without its source-file prefix."""
     lines = [line.strip() for line in str(exc).strip().splitlines() if line.strip()]
@@ -82,7 +69,7 @@ class ProbeRun:
     """A probe's result plus the outputs it produced (the CPU's become the reference)."""
 
     result: ProbeResult
-    outputs: list[np.ndarray] | None = None
+    outputs: list[list[np.ndarray]] | None = None  # one output list per probe input
 
 
 def probe(
@@ -91,15 +78,18 @@ def probe(
     adapter: Adapter,
     *,
     threads: int,
-    reference: list[np.ndarray] | None = None,
+    reference: list[list[np.ndarray]] | None = None,
     steady_runs: int = 2,
     size: int = DEFAULT_SIZE,
-    tolerance: float = MAX_ABS_DIFF,
+    rule: AgreementRule = EXACT,
+    inputs: list[np.ndarray] | None = None,
 ) -> ProbeRun:
     """Create, verify, run once (first-run ms), run ``steady_runs`` more (median steady ms).
 
-    With a CPU ``reference`` the outputs must agree within ``tolerance`` (largest absolute
-    difference; :data:`MAX_ABS_DIFF` for fp32 models).
+    ``inputs``: the probe's input tensors (photos, for models judged at mask level); the
+    fixed random input when None. Timings use the first input; every input is compared.
+    With a CPU ``reference`` (per input) the outputs must keep the model's agreement
+    ``rule`` (see :mod:`alphacut.accel.agreement`).
     """
     now = time.time()
     start = time.perf_counter()
@@ -109,49 +99,61 @@ def probe(
         return ProbeRun(ProbeResult(status="failed", error=error_text(exc), threads=threads,
                                     measured_at=now))
     create_ms = (time.perf_counter() - start) * 1000
-    feeds = {session.input_name: sample_input(session, size)}
+    tensors = inputs if inputs else [sample_input(session, size)]
     try:
+        feeds = {session.input_name: tensors[0]}
         start = time.perf_counter()
-        outputs = session.run(feeds)
+        outputs = [session.run(feeds)]
         first_ms = (time.perf_counter() - start) * 1000
         steady: list[float] = []
         for _ in range(max(1, steady_runs)):
             start = time.perf_counter()
             session.run(feeds)
             steady.append((time.perf_counter() - start) * 1000)
+        outputs += [session.run({session.input_name: t}) for t in tensors[1:]]
     except Exception as exc:
         return ProbeRun(ProbeResult(status="failed", error=f"run failed: {error_text(exc)}",
                                     create_ms=create_ms, threads=threads, measured_at=now))
     timings = {"create_ms": create_ms, "first_run_ms": first_ms,
                "steady_ms": float(np.median(steady)), "threads": threads, "measured_at": now}
-    if not all(np.isfinite(o).all() for o in outputs):
+    if not all(np.isfinite(o).all() for run in outputs for o in run):
         return ProbeRun(ProbeResult(status="failed", error="output contains NaN or infinity",
                                     **timings))
-    diff = max_abs_diff(outputs, reference) if reference is not None else None
-    if diff is not None and diff > tolerance:
-        return ProbeRun(ProbeResult(
-            status="failed", error=f"outputs differ from CPU by {diff:.2g} (> {tolerance:g})",
-            max_abs_diff=diff, **timings))
-    return ProbeRun(ProbeResult(status="ok", max_abs_diff=diff, **timings), outputs)
+    if reference is None:
+        return ProbeRun(ProbeResult(status="ok", **timings), outputs)
+    agreement = measure(outputs, reference)
+    measured = {"max_abs_diff": agreement.max_abs_diff,
+                "mask_mean_diff": agreement.mask_mean_diff, "mask_iou": agreement.mask_iou}
+    failure = agreement.failure(rule)
+    if failure:
+        return ProbeRun(ProbeResult(status="failed", error=failure, **measured, **timings))
+    return ProbeRun(ProbeResult(status="ok", **measured, **timings), outputs)
 
 
 def reference_outputs(
-    backend: Backend, model_path: Path, *, threads: int, size: int = DEFAULT_SIZE
-) -> list[np.ndarray] | None:
-    """CPU outputs for the fixed probe input (None when even the CPU cannot run it)."""
+    backend: Backend,
+    model_path: Path,
+    *,
+    threads: int,
+    size: int = DEFAULT_SIZE,
+    inputs: list[np.ndarray] | None = None,
+) -> list[list[np.ndarray]] | None:
+    """CPU outputs for each probe input (None when even the CPU cannot run the model)."""
     from alphacut.accel.adapter import CPU_ADAPTER
 
     try:
         session = create_verified(backend, model_path, CPU_ADAPTER, threads=threads)
-        return session.run({session.input_name: sample_input(session, size)})
+        tensors = inputs if inputs else [sample_input(session, size)]
+        return [session.run({session.input_name: t}) for t in tensors]
     except Exception:
         return None
 
 
 # Bump when alphacut changes how it opens sessions or judges probes, so results measured the
 # old way are measured again (2: the CPU provider got its memory arena back, 1.35x faster;
-# 3: per-model agreement tolerance; 4: per-model disabled graph transforms).
-SESSION_SETUP = "4"
+# 3: per-model agreement tolerance; 4: per-model disabled graph transforms; 5: quantized
+# models judged at mask level on photos).
+SESSION_SETUP = "5"
 
 
 class ProbeCache:

@@ -19,14 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
+
 from alphacut.accel.adapter import CPU_ADAPTER, KIND_ALIASES, KINDS, Adapter, Precision
+from alphacut.accel.agreement import EXACT, AgreementRule
 from alphacut.accel.backend import Backend, Discovery
-from alphacut.accel.probe import (
-    MAX_ABS_DIFF,
-    ProbeCache,
-    probe,
-    reference_outputs,
-)
+from alphacut.accel.probe import ProbeCache, probe, reference_outputs
 from alphacut.checksum import sha256_file
 from alphacut.errors import ProviderError
 
@@ -267,14 +265,16 @@ def probe_adapters(
     model_sha: str | None = None,
     steady_runs: int = 2,
     on_probe: Callable[[str], None] | None = None,
-    tolerance: float = MAX_ABS_DIFF,
+    rule: AgreementRule = EXACT,
+    inputs: list[np.ndarray] | None = None,
 ) -> list[Adapter]:
     """Probe every adapter (CPU first, as the reference), using cached full probes when present.
 
     Adapters discovery already skipped keep their ``skipped`` probe. Only full probes
     (status ``ok`` or ``failed``) are taken from the cache: a ``verified`` entry
-    written by a quick start is measured properly here. ``tolerance`` is the largest
-    difference from the CPU's outputs an adapter may show (the model's own, see ``ModelSpec``).
+    written by a quick start is measured properly here. ``rule`` is how close to the CPU's
+    outputs an adapter must stay (the model's own, see ``ModelSpec.agreement``); ``inputs``
+    are the probe tensors (photos, needed by mask-level rules), a fixed random one if None.
     """
     sha = model_sha or (sha256_file(model_path) if cache is not None else "")
     cpu_first = sorted(adapters, key=lambda a: a.kind != "cpu")
@@ -290,11 +290,11 @@ def probe_adapters(
             continue
         if adapter.kind != "cpu" and reference is None:
             # The CPU result came from the cache; accelerated probes still need its outputs.
-            reference = reference_outputs(backend, model_path, threads=threads)
+            reference = reference_outputs(backend, model_path, threads=threads, inputs=inputs)
         if on_probe is not None:
             on_probe(adapter.label)
         run = probe(backend, model_path, adapter, threads=threads, reference=reference,
-                    steady_runs=steady_runs, tolerance=tolerance)
+                    steady_runs=steady_runs, rule=rule, inputs=inputs)
         if adapter.kind == "cpu":
             reference = run.outputs
         if cache is not None:
@@ -315,7 +315,8 @@ def request_adapter(
     threads: int | None = None,
     model_sha: str | None = None,
     disabled_optimizers: tuple[str, ...] = (),
-    tolerance: float = MAX_ABS_DIFF,
+    rule: AgreementRule = EXACT,
+    inputs: list[np.ndarray] | None = None,
 ) -> Selection:
     """Discover, probe (cached) and choose: the adapter to use for ``model_path``.
 
@@ -329,7 +330,7 @@ def request_adapter(
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery)
     adapters = probe_adapters(
         backend, model_path, discovery.adapters, threads=threads or default_threads(),
-        cache=cache, reprobe=reprobe, model_sha=model_sha, tolerance=tolerance,
+        cache=cache, reprobe=reprobe, model_sha=model_sha, rule=rule, inputs=inputs,
     )
     return choose(adapters, preference, allow=allow, deny=deny)
 

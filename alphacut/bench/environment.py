@@ -46,6 +46,11 @@ class Environment:
     model: str = ""
     model_sha256: str = ""
     threads: dict[str, str] = field(default_factory=dict)
+    # Instruction sets (avx2, avx512f, avx512_vnni, avx512_bf16, amx_*, avx_vnni -> True /
+    # False / None unknown), the CPU class they make, and an oneDNN ISA cap if one is set.
+    cpu_class: str = ""
+    cpu_isa: dict[str, bool | None] = field(default_factory=dict)
+    onednn_max_cpu_isa: str = ""
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -109,9 +114,11 @@ def collect(
     """Describe this machine, the ORT build and (optionally) the model file under test."""
     import psutil
 
+    from alphacut.accel.cpu_isa import detect
     from alphacut.checksum import sha256_file
 
     flavour, version = ort_distribution()
+    isa = detect()
     threads = {name: os.environ[name] for name in THREAD_VARIABLES if name in os.environ}
     if intra_op_threads is not None:
         threads["intra_op_num_threads"] = str(intra_op_threads)
@@ -130,4 +137,7 @@ def collect(
         model=model,
         model_sha256=sha256_file(model_path) if model_path else "",
         threads=threads,
+        cpu_class=isa.cpu_class,
+        cpu_isa=isa.as_dict(),
+        onednn_max_cpu_isa=isa.onednn_cap,
     )

@@ -45,6 +45,7 @@ from alphacut.bench.inference_options import (
 )
 from alphacut.bench.mask_samples import Sample, alpha_mae, load_samples, mask_difference
 from alphacut.checksum import sha256_file
+from alphacut.models.catalogue import INT8_GATE_MAE
 from alphacut.models.quantize import (
     DEFAULT_EXCLUDE,
     QuantRecipe,
@@ -55,7 +56,7 @@ from alphacut.models.quantize import (
     to_opset,
 )
 
-MAE_MARGIN = 0.005  # the gate: int8 MAE may exceed fp32 MAE by at most this
+MAE_MARGIN = INT8_GATE_MAE  # the gate: int8 MAE may exceed fp32 MAE by at most this
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ def hardware_notes(report: HardwareReport) -> list[str]:
     lines.append(f"verdict: {report.verdict}")
     lines.append(
         f"{len(report.settings.images)} images x {report.settings.runs} runs, "
-        f"warm-up {report.settings.warmup}; {env.cpu_model}, {env.physical_cores} cores/"
+        f"warm-up {report.settings.warmup}; {env.cpu_model} ({env.cpu_class or 'ISA unknown'}), "
+        f"{env.physical_cores} cores/"
         f"{env.logical_cpus} threads, {env.ram_gib} GiB; {env.ort_flavour} {env.ort_version}"
         + "".join(f", {k} {v}" for k, v in env.ep_versions.items())
         + f"; threads {env.threads.get('intra_op_num_threads', 'default')}"

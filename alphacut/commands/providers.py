@@ -17,9 +17,10 @@ def register(sub: Any) -> None:
         help="list and probe execution providers (CPU, OpenVINO, DirectML, CUDA, …)",
         description=(
             "Probe every execution provider ONNX Runtime offers on this machine with the real "
-            "model: session start, first and steady run times, agreement with the CPU result. "
-            "Results are cached per ONNX Runtime version, provider, device and model; "
-            "--reprobe measures again."
+            "model: session start, first and steady run times, agreement with the CPU result "
+            "(on the demo photos when cached, else a synthetic scene). Results are cached per "
+            "ONNX Runtime version, provider, device and model; --reprobe measures again. The "
+            "CPU's instruction sets and what int8 and bf16 buy on it are shown too."
         ),
     )
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -35,6 +36,7 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Probe (or read cached probes) and print the adapter table."""
+    from alphacut.accel.cpu_isa import advise, detect, measured_int8_speedup
     from alphacut.accel.flavours import check_flavours
     from alphacut.accel.selection import (
         choose,
@@ -44,7 +46,9 @@ def run(args: argparse.Namespace) -> int:
     )
     from alphacut.accel.threads import default_threads
     from alphacut.errors import ModelError
+    from alphacut.models.catalogue import int8_pair
     from alphacut.models.store import ModelStore
+    from alphacut.pipeline.probe_photos import probe_tensors
 
     flavours = check_flavours()
     store = ModelStore()
@@ -68,9 +72,13 @@ def run(args: argparse.Namespace) -> int:
         adapters = probe_adapters(
             backend, model_path, discovery.adapters, threads=threads, cache=cache,
             reprobe=args.reprobe, model_sha=spec.sha256, on_probe=progress,
-            tolerance=spec.probe_tolerance,
+            rule=spec.agreement, inputs=probe_tensors(spec),
         )
     selection = choose(adapters, args.preference)
+    isa = detect()
+    fp32, int8 = int8_pair()
+    measured = measured_int8_speedup(cache, discovery.adapters, fp32.sha256, int8.sha256)
+    advice = advise(isa, *(measured or (None, "")))
     if args.json:
         payload = {
             "onnxruntime": {
@@ -86,7 +94,10 @@ def run(args: argparse.Namespace) -> int:
                 "fix": flavours.fix if flavours.conflict else None,
             },
             "model": spec.name,
+            "agreement": spec.agreement.describe(),
             "threads": threads,
+            "cpu": {**isa.as_record(), "int8": advice.int8, "bf16": advice.bf16,
+                    "int8_speedup": round(measured[0], 2) if measured else None},
             **selection.as_dict(),
         }
         print(json.dumps(payload, indent=2))
@@ -94,11 +105,14 @@ def run(args: argparse.Namespace) -> int:
     warning = flavours.warning()
     if warning:
         print(warning, file=sys.stderr)
-    print_table(selection, discovery.runtime, spec.name, threads)
+    print_table(selection, discovery.runtime, spec.name, threads,
+                cpu_lines=(f"CPU: {isa.cpu_class} · {isa.summary()}", advice.line()))
     return 0
 
 
-def print_table(selection: Any, runtime: Any, model: str, threads: int) -> None:
+def print_table(
+    selection: Any, runtime: Any, model: str, threads: int, cpu_lines: tuple[str, ...] = ()
+) -> None:
     """Render the adapter table and the ``auto`` choice with Rich."""
     from rich import box
     from rich.console import Console
@@ -117,7 +131,7 @@ def print_table(selection: Any, runtime: Any, model: str, threads: int) -> None:
     )
     table.add_column("adapter", no_wrap=True)
     table.add_column("status", ratio=1, min_width=14, overflow="fold")
-    for column in ("start", "first", "steady", "speed", "diff"):
+    for column in ("start", "first", "steady", "speed", "diff", "IoU"):
         table.add_column(column, justify="right", no_wrap=True)
     table.add_column("auto", justify="center", no_wrap=True)
     any_cached = False
@@ -145,7 +159,8 @@ def print_table(selection: Any, runtime: Any, model: str, threads: int) -> None:
             _ms(probe.first_run_ms if probe else None),
             _ms(probe.steady_ms if probe else None),
             f"{ratio:.2f}x" if ratio else "",
-            f"{probe.max_abs_diff:.0e}" if probe and probe.max_abs_diff is not None else "",
+            _diff(probe),
+            f"{probe.mask_iou:.3f}" if probe and probe.mask_iou is not None else "",
             "◀" if adapter.key == selection.adapter.key else "",
         )
     console.print(table)
@@ -153,6 +168,8 @@ def print_table(selection: Any, runtime: Any, model: str, threads: int) -> None:
         console.print(reason, highlight=False)
     if any_cached:
         console.print("* cached result; --reprobe measures again", highlight=False)
+    for line in cpu_lines:
+        console.print(line, highlight=False)
     console.print(f"auto ({selection.preference}) picks [bold]{selection.adapter.label}[/]: "
                   f"{selection.reason}", highlight=False)
     for note in runtime.notes:
@@ -161,3 +178,13 @@ def print_table(selection: Any, runtime: Any, model: str, threads: int) -> None:
 
 def _ms(value: float | None) -> str:
     return f"{value:.0f}" if value is not None else ""
+
+
+def _diff(probe: Any) -> str:
+    """Largest difference from the CPU, with the mask mean difference when it was judged."""
+    if probe is None or probe.max_abs_diff is None:
+        return ""
+    text = f"{probe.max_abs_diff:.0e}"
+    if probe.mask_mean_diff is not None and probe.max_abs_diff > 1e-3:
+        text += f" (mean {probe.mask_mean_diff:.3f})"
+    return text

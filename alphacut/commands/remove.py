@@ -40,6 +40,7 @@ def register(sub: Any) -> None:
     add_output_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image (and a summary) on stdout")
+    add_review_options(p)
     p.set_defaults(func=run)
 
 
@@ -48,6 +49,26 @@ def path_or_uri(text: str) -> Path | str:
     from alphacut.engines import is_uri
 
     return text if is_uri(text) else Path(text)
+
+
+def add_review_options(p: argparse.ArgumentParser) -> None:
+    """How cutouts are judged, and what is done with the doubtful ones."""
+    p.add_argument("--review-below", type=_unit_interval, default=None, metavar="X",
+                   help="flag cutouts whose confidence (0..1) is below X for review "
+                        "(default: 0.5, more likely wrong than right)")
+    p.add_argument("--second-opinion", default=None, metavar="MODEL",
+                   help="re-run only the flagged images with MODEL (e.g. u2net) and keep the "
+                        "cutout with the clearly higher confidence")
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1: {text!r}")
+    return value
 
 
 def add_engine_options(p: argparse.ArgumentParser) -> None:
@@ -151,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.resources import process_launched
 
     jobs, problems = plan_jobs(args.paths, Path(args.output), out_opts, recursive=args.recursive)
-    reporter = BatchReporter(json_lines=args.json)
+    reporter = BatchReporter(json_lines=args.json, review_below=args.review_below)
     for problem in problems:
         reporter.problem(problem.path, problem.reason)
     if not jobs:
@@ -169,6 +190,7 @@ def run(args: argparse.Namespace) -> int:
     except OutputError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 1
+    second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
     remover = Remover.open(
         args.model,
         provider=args.provider,
@@ -182,11 +204,56 @@ def run(args: argparse.Namespace) -> int:
     for note in remover.runner.notes:
         print(f"note: {note}", file=sys.stderr)
     counts: Counter[str] = Counter(failed=len(problems))
+    results = []
     with stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
         for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
             advance(result)
+            results.append(result)
             counts[result.status] += 1
+    if second_path is not None and stop.signum is None:
+        _run_second_opinion(args, second_path, results, out_opts, rm_opts, reporter)
     events = [e.describe(len(jobs)) for e in remover.runner.fallback_events]
     engine_info = {"engine": "local", "threads": remover.runner.threads,
                    "startup_s": round(startup, 3), "driver_peak_rss_mb": round(peak_rss_mb(), 1)}
     return finish(reporter, counts, events, stop.signum, engine_info)
+
+
+def _second_model(name: str | None) -> Path | None:
+    """The verified file of the ``--second-opinion`` model (never downloads), or None."""
+    if name is None:
+        return None
+    from alphacut.models.store import ModelStore
+
+    return ModelStore().resolve(name).path
+
+
+def _run_second_opinion(
+    args: argparse.Namespace,
+    model_path: Path,
+    results: list[Any],
+    out_opts: Any,
+    rm_opts: Any,
+    reporter: Any,
+) -> None:
+    """Re-run the flagged cutouts with the second model; the reporter says what changed."""
+    from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.second_opinion import flagged, second_opinion
+
+    below = reporter.review_below
+    if not flagged(results, below):
+        return
+    second = Remover.open(
+        args.second_opinion,
+        provider=args.provider,
+        strict=args.strict,
+        threads=args.threads,
+        options=rm_opts,
+        precision=args.precision,
+        model_path=model_path,
+    )
+    with reporter.second_opinion(args.second_opinion, len(flagged(results, below))) as verdict:
+        for outcome in second_opinion(
+            second, results, out_opts, below=below, model=args.second_opinion
+        ):
+            verdict(outcome)
+

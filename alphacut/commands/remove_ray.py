@@ -22,7 +22,11 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     from alphacut.resources import process_launched
 
     launched = process_launched()
-    reporter = BatchReporter(json_lines=args.json)
+    if getattr(args, "second_opinion", None):
+        print("alphacut remove: error: --second-opinion runs with --engine local only",
+              file=sys.stderr)
+        return 2
+    reporter = BatchReporter(json_lines=args.json, review_below=args.review_below)
     uri_mode = any(is_uri(str(p)) for p in [*args.paths, args.output])
     source_uri = out_uri = None
     try:

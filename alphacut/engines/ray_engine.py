@@ -23,6 +23,7 @@ from typing import Any
 
 from alphacut.engines.ray_worker import ReadSources, RemoveActor, WorkerSettings
 from alphacut.pipeline.batch import JobResult
+from alphacut.pipeline.confidence import Confidence
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.remover import StageTimings
 from alphacut.resources import peak_rss_mb
@@ -170,6 +171,7 @@ def _read_batch(batch: dict[str, Any], source_uri: str | None) -> dict[str, Any]
 
 def _job_result(job: Job, row: dict[str, Any]) -> JobResult:
     timings = StageTimings(**json.loads(str(row["timings"])))
+    judged = json.loads(str(row["confidence"]))
     return JobResult(
         index=int(row["index"]),
         job=job,
@@ -179,4 +181,5 @@ def _job_result(job: Job, row: dict[str, Any]) -> JobResult:
         timings=timings,
         notes=list(json.loads(str(row["notes"]))),
         bytes_written=int(row["bytes"]),
+        confidence=Confidence(**judged) if judged else None,
     )

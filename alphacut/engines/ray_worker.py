@@ -22,8 +22,8 @@ from alphacut.resources import peak_rss_mb
 
 # Columns of a result row, in order; the driver turns each row back into a JobResult.
 RESULT_COLUMNS: tuple[str, ...] = (
-    "index", "status", "error", "provider", "timings", "notes", "bytes", "worker", "node",
-    "peak_rss_mb", "started", "ended",
+    "index", "status", "error", "provider", "timings", "notes", "bytes", "confidence", "worker",
+    "node", "peak_rss_mb", "started", "ended",
 )
 
 
@@ -143,7 +143,7 @@ class RemoveActor:
     def _one(self, source: str, dest: str, data: bytes, read_error: str) -> dict[str, Any]:
         base: dict[str, Any] = {
             "status": "failed", "error": read_error, "provider": "", "timings": "{}",
-            "notes": "[]", "bytes": 0, "worker": self.worker, "node": self.node,
+            "notes": "[]", "bytes": 0, "confidence": "null", "worker": self.worker, "node": self.node,
             "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         if read_error:
@@ -170,6 +170,7 @@ class RemoveActor:
             **base, "status": "done", "error": "", "provider": cutout.provider,
             "timings": json.dumps(asdict(cutout.timings)), "notes": json.dumps(cutout.notes),
             "bytes": size, "peak_rss_mb": round(peak_rss_mb(), 1),
+            "confidence": json.dumps(asdict(cutout.confidence) if cutout.confidence else None),
         }
 
     def _write(self, rgb: Any, alpha: Any, dest: str) -> int:

@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from alphacut.errors import AlphacutError, OutputExistsError
+from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW, Confidence
 from alphacut.pipeline.decode import DecodedImage, decode
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
@@ -45,9 +46,16 @@ class JobResult:
     notes: list[str] = field(default_factory=list)
     bytes_written: int = 0
     cutout: Cutout | None = None
+    confidence: Confidence | None = None
 
-    def as_dict(self) -> dict[str, object]:
+    def needs_review(self, below: float = DEFAULT_REVIEW_BELOW) -> bool:
+        """Whether this finished cutout should be checked by a person."""
+        return self.confidence is not None and self.confidence.needs_review(below)
+
+    def as_dict(self, review_below: float = DEFAULT_REVIEW_BELOW) -> dict[str, object]:
         """JSON-friendly record (no pixels)."""
+        judged = self.confidence.as_dict(review_below) if self.confidence else {
+            "confidence": None, "review": False, "reason": None}
         return {
             "input": str(self.job.source),
             "output": str(self.job.dest) if self.status == "done" else None,
@@ -57,6 +65,7 @@ class JobResult:
             "ms": self.timings.as_dict(),
             "bytes": self.bytes_written,
             "notes": self.notes,
+            **judged,
         }
 
 
@@ -68,7 +77,8 @@ class _Prepared:
     provider: str = ""  # the adapter that ran inference (it can change mid-batch)
 
 
-def _error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException) -> str:
+    """The one-line reason an image failed: an AlphacutError's own reason, else the type."""
     if isinstance(exc, AlphacutError):
         reason = getattr(exc, "reason", None)
         return reason if reason else str(exc)
@@ -131,6 +141,7 @@ class BatchRunner:
             notes=cutout.notes,
             bytes_written=size,
             cutout=cutout if self.keep_cutouts else None,
+            confidence=cutout.confidence,
         )
 
     def _load_background(self) -> Image.Image | None:
@@ -179,7 +190,7 @@ class BatchRunner:
             try:
                 return item.result()
             except Exception as exc:  # one image's failure must not end the batch
-                return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+                return JobResult(index=index, job=job, status="failed", error=error_text(exc))
 
         try:
             refill()
@@ -215,14 +226,14 @@ class BatchRunner:
         try:
             prep = future.result()
         except Exception as exc:
-            return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+            return JobResult(index=index, job=job, status="failed", error=error_text(exc))
         if prep is None:
             return JobResult(index=index, job=job, status="skipped", error="output exists")
         start = time.perf_counter()
         try:
             mask = self.remover.infer(prep.tensor)
         except Exception as exc:
-            return JobResult(index=index, job=job, status="failed", error=_error_text(exc))
+            return JobResult(index=index, job=job, status="failed", error=error_text(exc))
         prep.timings.inference = (time.perf_counter() - start) * 1000
         # Read now: by the time this image is encoded a later one may have fallen back.
         prep.provider = self.remover.provider

@@ -14,6 +14,7 @@ from alphacut.accel.adapter import Precision, honours_precision
 from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
 from alphacut.models.recipes import Recipe, recipe_for
 from alphacut.models.store import ModelStore
+from alphacut.pipeline.confidence import Confidence, assess
 from alphacut.pipeline.decode import DEFAULT_MAX_PIXELS, DecodedImage, decode, model_input_rgb
 from alphacut.pipeline.matte import DEFAULT_REFINE, RefineMode, make_alpha
 
@@ -27,10 +28,14 @@ class StageTimings:
     inference: float = 0.0
     postprocess: float = 0.0
     encode: float = 0.0
+    confidence: float = 0.0
 
     @property
     def total(self) -> float:
-        return self.decode + self.preprocess + self.inference + self.postprocess + self.encode
+        return (
+            self.decode + self.preprocess + self.inference + self.postprocess + self.encode
+            + self.confidence
+        )
 
     def as_dict(self) -> dict[str, float]:
         return {
@@ -39,6 +44,7 @@ class StageTimings:
             "inference": round(self.inference, 2),
             "postprocess": round(self.postprocess, 2),
             "encode": round(self.encode, 2),
+            "confidence": round(self.confidence, 2),
             "total": round(self.total, 2),
         }
 
@@ -53,6 +59,7 @@ class Cutout:
     provider: str
     timings: StageTimings = field(default_factory=StageTimings)
     notes: list[str] = field(default_factory=list)
+    confidence: Confidence | None = None
 
     def rgba(self) -> Image.Image:
         out = self.rgb.copy()
@@ -166,7 +173,11 @@ class Remover:
     def finish(
         self, decoded: DecodedImage, mask: np.ndarray, timings: StageTimings
     ) -> Cutout:
-        """Mask -> full-resolution alpha (refined as configured), combined with input alpha."""
+        """Mask -> full-resolution alpha (refined as configured), combined with input alpha,
+        and how far the mask can be trusted."""
+        start = time.perf_counter()
+        confidence = assess(mask)
+        timings.confidence = _ms(start)
         start = time.perf_counter()
         alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
         if decoded.alpha is not None:
@@ -187,6 +198,7 @@ class Remover:
             provider=self.provider,
             timings=timings,
             notes=list(decoded.notes),
+            confidence=confidence,
         )
 
     def remove(self, image: Image.Image | Path | str | DecodedImage) -> Cutout:

@@ -251,7 +251,8 @@ class BenchScreen(Screen[None]):
         env = data.get("environment") or {}
         if env:
             lines.append(
-                f"{env.get('cpu_model')}, {env.get('physical_cores')} cores; "  # type: ignore[union-attr]
+                f"{env.get('cpu_model')} ({env.get('cpu_class') or 'ISA not recorded'}), "  # type: ignore[union-attr]
+                f"{env.get('physical_cores')} cores; "  # type: ignore[union-attr]
                 f"{env.get('ort_flavour')} {env.get('ort_version')}; "  # type: ignore[union-attr]
                 f"started {data.get('started')}"
             )

@@ -65,6 +65,8 @@ class AdapterPicker(ModalScreen[str | None]):
             note = "probing adapters with the model (cached results are reused)…"
         else:
             note = f"preference now: {self.current}\n{self.probes.auto_reason}"
+            if self.probes.cpu:
+                note += f"\n{self.probes.cpu}"
         self.query_one("#picker-note", Static).update(Text(note))
 
     def _row(self, label: str, detail: str, style: str = "dim") -> Text:

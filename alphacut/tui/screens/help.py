@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -50,14 +51,17 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close")]
 
-    def __init__(self, *, include_bench: bool) -> None:
+    def __init__(self, *, include_bench: bool, graphics: str = "") -> None:
         super().__init__()
         self.include_bench = include_bench
+        self.graphics = graphics  # the image mode in use and why (graphics.describe)
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static("[b]alphacut keys[/b]   (esc closes)", id="help-title")
             yield Static(keys_table(self.include_bench))
+            if self.graphics:
+                yield Static(f"[b]images[/b]  {escape(self.graphics)}", id="help-graphics")
 
     def action_close(self) -> None:
         self.dismiss(None)

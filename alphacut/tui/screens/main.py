@@ -26,7 +26,7 @@ from alphacut.pipeline.batch import BatchRunner
 from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.tui import messages as msg
 from alphacut.tui.adapter_choices import ProbeReport, probe_all
-from alphacut.tui.graphics import next_mode, resolve_mode
+from alphacut.tui.graphics import TERMINAL, choose, describe, next_mode
 from alphacut.tui.listing import FileStatus, walk_images
 from alphacut.tui.preview_images import (
     VIEW_MODES,
@@ -539,7 +539,8 @@ class MainScreen(Screen[None]):
         mode = next_mode(self.session.settings.graphics)
         self.session.update_settings(graphics=mode)
         await self.query_one(PreviewPane).set_graphics(mode)
-        self.notify(f"image rendering: {mode} ({resolve_mode(mode)})")
+        choice = choose(mode, TERMINAL)
+        self.notify(f"image rendering: {mode} → {choice.mode}: {choice.reason}", markup=False)
         self.call_after_refresh(self._render_preview)
 
     # -- settings -----------------------------------------------------------------------------
@@ -563,9 +564,11 @@ class MainScreen(Screen[None]):
         if model is None:
             report = ProbeReport([], f"model {self.session.settings.model} is not downloaded")
         else:
+            from alphacut.pipeline.probe_photos import probe_tensors
+
             report = probe_all(
                 model.path, reprobe=reprobe, disabled_optimizers=model.spec.disabled_optimizers,
-                tolerance=model.spec.probe_tolerance,
+                rule=model.spec.agreement, inputs=probe_tensors(model.spec),
             )
         self.post_message(msg.ProbesDone(report))
 
@@ -618,7 +621,9 @@ class MainScreen(Screen[None]):
             self.app.push_screen(factory())
 
     def action_help(self) -> None:
-        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None))
+        self.app.push_screen(HelpScreen(include_bench=self.session.bench_screen is not None,
+                                        graphics=describe(self.session.settings.graphics,
+                                                          TERMINAL)))
 
     def action_request_quit(self) -> None:
         if not self.running:

@@ -6,9 +6,9 @@ from PIL import Image as PILImage
 from textual.app import ComposeResult
 from textual.containers import Center, Vertical
 from textual.widgets import Static
-from textual_image._terminal import get_cell_size
 
-from alphacut.tui.graphics import WIDGETS, is_pixel_mode, resolve_mode
+from alphacut.tui.graphics import cell_size, is_pixel_mode
+from alphacut.tui.widgets.image_widgets import image_widget
 
 
 class PreviewPane(Vertical):
@@ -22,7 +22,7 @@ class PreviewPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("", id="preview-title")
         with Center(id="preview-frame"):
-            yield WIDGETS[resolve_mode(self.graphics)](id="preview-image")
+            yield image_widget(self.graphics, id="preview-image")
         yield Static("", id="preview-info")
 
     async def set_graphics(self, graphics: str) -> None:
@@ -30,7 +30,7 @@ class PreviewPane(Vertical):
         self.graphics = graphics
         frame = self.query_one("#preview-frame")
         await self.query_one("#preview-image").remove()
-        await frame.mount(WIDGETS[resolve_mode(graphics)](self._image, id="preview-image"))
+        await frame.mount(image_widget(graphics, self._image, id="preview-image"))
 
     def box_pixels(self) -> tuple[int, int]:
         """The pixel size an image should be shrunk to before it is handed to the widget.
@@ -41,8 +41,8 @@ class PreviewPane(Vertical):
         frame = self.query_one("#preview-frame")
         cols, rows = max(1, frame.content_size.width), max(1, frame.content_size.height)
         if is_pixel_mode(self.graphics):
-            cell = get_cell_size()
-            return cols * cell.width, rows * cell.height
+            width, height = cell_size()
+            return cols * width, rows * height
         return cols, rows * 2
 
     def show(self, image: PILImage.Image | None, title: str, info: str = "") -> None:
