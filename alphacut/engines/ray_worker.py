@@ -143,8 +143,8 @@ class RemoveActor:
     def _one(self, source: str, dest: str, data: bytes, read_error: str) -> dict[str, Any]:
         base: dict[str, Any] = {
             "status": "failed", "error": read_error, "provider": "", "timings": "{}",
-            "notes": "[]", "bytes": 0, "confidence": "null", "worker": self.worker, "node": self.node,
-            "peak_rss_mb": round(peak_rss_mb(), 1),
+            "notes": "[]", "bytes": 0, "confidence": "null", "worker": self.worker,
+            "node": self.node, "peak_rss_mb": round(peak_rss_mb(), 1),
         }
         if read_error:
             return base
