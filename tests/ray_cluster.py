@@ -28,7 +28,8 @@ def _free_port() -> int:
 
 
 def _node_ports() -> list[str]:
-    base = random.randrange(20000, 60000, 200)
+    # Below Linux's ephemeral range (32768+), where the free ports above come from.
+    base = random.randrange(20000, 32400, 200)
     ports = [
         "--node-manager-port", _free_port(), "--object-manager-port", _free_port(),
         "--dashboard-agent-listen-port", _free_port(), "--dashboard-agent-grpc-port",
