@@ -67,7 +67,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         return int(args.func(args))
     except AlphacutError as exc:
-        print(f"alphacut: error: {exc}", file=sys.stderr)
+        from alphacut.printable import printable_text
+
+        print(f"alphacut: error: {printable_text(str(exc))}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("alphacut: interrupted", file=sys.stderr)

@@ -9,6 +9,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, TextIO
 
+from alphacut.printable import printable_path, printable_text
+
 if TYPE_CHECKING:
     from alphacut.pipeline.batch import JobResult
     from alphacut.pipeline.second_opinion import Verdict
@@ -40,7 +42,7 @@ class BatchReporter:
 
     def problem(self, path: object, reason: str) -> None:
         """One input that failed before processing (missing path, loop, bad name)."""
-        line = f"{path}: {reason}"
+        line = f"{printable_path(path)}: {printable_text(reason)}"
         self._failures.append(line)
         print(f"error: {line}", file=self.err)
         if self.json_lines:
@@ -85,7 +87,8 @@ class BatchReporter:
             task = bar.add_task("remove", total=total, rate="")
 
             def advance(result: JobResult) -> None:
-                self._record(result, console.print)
+                # markup off: a file name like "[/x].png" is text, not a Rich tag.
+                self._record(result, lambda line: console.print(line, markup=False))
                 elapsed = time.perf_counter() - self._start
                 done = bar.tasks[0].completed + 1
                 bar.update(task, advance=1, rate=f"{done / elapsed:.2f} img/s" if elapsed else "")
@@ -98,22 +101,23 @@ class BatchReporter:
     def _record(self, result: JobResult, say: Callable[[str], None]) -> None:
         if self.json_lines:
             self._emit({"type": "image", **result.as_dict(self.review_below)})
+        source = printable_path(result.job.source)
         review = result.needs_review(self.review_below)
         if result.confidence is not None:
             self._judged += 1
         if review and result.confidence is not None:
             self.flagged[str(result.job.source)] = result.confidence.reason
         if result.status == "failed":
-            line = f"{result.job.source}: {result.error}"
+            line = f"{source}: {printable_text(result.error)}"
             self._failures.append(line)
             say(f"error: {line}")
         elif not self.json_lines and not self.interactive:
             detail = f"{result.timings.total:.0f} ms" if result.status == "done" else result.status
             if review and result.confidence is not None:
                 detail += f", review: confidence {result.confidence.score:.2f}"
-            say(f"{result.job.source} -> {result.job.dest} ({detail})")
+            say(f"{source} -> {printable_path(result.job.dest)} ({detail})")
         for note in result.notes:
-            say(f"note: {result.job.source}: {note}")
+            say(f"note: {source}: {printable_text(note)}")
 
     @contextmanager
     def second_opinion(self, model: str, total: int) -> Iterator[Callable[[Verdict], None]]:
@@ -128,7 +132,8 @@ class BatchReporter:
                 self._emit(v.as_dict())
             source = str(v.source)
             if v.error:
-                print(f"error: {source}: second opinion failed, first cutout kept: {v.error}",
+                print(f"error: {printable_path(source)}: second opinion failed, first cutout "
+                      f"kept: {printable_text(v.error)}",
                       file=self.err)
                 return
             if v.changed and v.second is not None:
@@ -140,13 +145,15 @@ class BatchReporter:
             if not self.json_lines and not self.interactive:
                 second = f"{v.second.score:.2f}" if v.second else "-"
                 action = f"replaced by {model}" if v.changed else "kept"
-                print(f"{source}: confidence {v.first.score:.2f} -> {second}, {action}",
+                print(f"{printable_path(source)}: confidence {v.first.score:.2f} -> {second}, "
+                      f"{action}",
                       file=self.err)
 
         yield verdict
         if not self.json_lines:
             print(f"second opinion: {len(changed)} of {total} replaced by {model}"
-                  + ("".join(f"\n  {v.source}: {v.first.score:.2f} -> {v.second.score:.2f}"
+                  + ("".join(f"\n  {printable_path(v.source)}: {v.first.score:.2f} -> "
+                             f"{v.second.score:.2f}"
                              for v in changed if v.second is not None)), file=self.err)
 
     def summary_line(
@@ -186,7 +193,7 @@ class BatchReporter:
             print(f"{len(self.flagged)} of {self._judged} need review (confidence below "
                   f"{self.review_below:g}):", file=self.err)
             for path, reason in self.flagged.items():
-                print(f"  {path}: {reason}", file=self.err)
+                print(f"  {printable_path(path)}: {printable_text(reason)}", file=self.err)
         if self._failures:
             print("failed:", file=self.err)
             for line in self._failures:

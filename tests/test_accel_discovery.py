@@ -38,6 +38,9 @@ class FakeOrt:
         def add_provider_for_devices(self, devices, options) -> None:
             self.added.append((devices, options))
 
+        def add_session_config_entry(self, key, value) -> None:
+            self.added.append(([key], {"value": value}))
+
     def __init__(self, providers: list[str], ep_devices: list) -> None:
         self._providers = providers
         self._ep_devices = ep_devices
@@ -49,8 +52,9 @@ class FakeOrt:
     def get_ep_devices(self) -> list:
         return list(self._ep_devices)
 
-    def InferenceSession(self, path, sess_options=None, providers=None):  # noqa: N802
-        self.sessions.append({"path": path, "opts": sess_options, "providers": providers})
+    def InferenceSession(self, path, sess_options=None, providers=None, **kwargs):  # noqa: N802
+        self.sessions.append({"path": path, "opts": sess_options, "providers": providers,
+                              "kwargs": kwargs})
         first = SimpleNamespace(name="input", shape=[1, 3, 320, 320])
         names = [p[0] for p in providers] if providers else ["X"]
         return SimpleNamespace(get_inputs=lambda: [first], get_providers=lambda: names)
@@ -219,3 +223,68 @@ def test_installed_plugin_packages_are_registered(monkeypatch):
     # The OpenVINO plugin is not loaded next to a flavour that has OpenVINO built in.
     assert backend._notes == ["onnxruntime-ep-openvino ignored: OpenVINOExecutionProvider "
                               "is built in"]
+
+
+def _cuda_backend(monkeypatch, fake: FakeOrt, problems: list[str]) -> OrtBackend:
+    """An OrtBackend built on ``fake`` as if it were onnxruntime-gpu, with a scripted report."""
+    from alphacut.accel import ort_backend
+    from alphacut.accel.cuda_libraries import CudaLibrary, CudaReport
+
+    libraries = tuple(
+        CudaLibrary(file=p.split(" ", 1)[0], requirement="nvidia-cudnn-cu12~=9.0",
+                    error="cannot open shared object file")
+        for p in problems
+    )
+    report = CudaReport(package="onnxruntime-gpu", version="1.26.0", build_cuda="12.8",
+                        driver_cuda="12.4", runtime_cuda="12.9",
+                        cudnn="" if problems else "9.28.0", libraries=libraries)
+    fake.set_default_logger_severity = lambda level: None  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "onnxruntime", fake)
+    monkeypatch.setattr(ort_backend, "load_cuda_libraries", lambda ort: report)
+    return OrtBackend()
+
+
+def test_a_cuda_build_loads_its_libraries_and_reports_versions(monkeypatch):
+    fake = FakeOrt(["CUDAExecutionProvider", "CPUExecutionProvider"], [])
+    backend = _cuda_backend(monkeypatch, fake, [])
+    runtime = backend.runtime()
+    assert runtime.cuda is not None and runtime.cuda.cudnn == "9.28.0"
+    assert runtime.notes == ()
+    assert [a.label for a in backend.discover().adapters] == ["cuda:0", "cpu"]
+
+
+def test_a_missing_cudnn_is_a_discovery_note_and_the_cpu_landing_reason(monkeypatch, tmp_path):
+    fake = FakeOrt(["CUDAExecutionProvider", "CPUExecutionProvider"], [])
+    backend = _cuda_backend(monkeypatch, fake, ["libcudnn.so.9 not found"])
+    expected = "libcudnn.so.9 not found: pip install 'nvidia-cudnn-cu12~=9.0'"
+    assert backend.runtime().notes == (expected,)
+    # Like ORT without cuDNN: the session "works", on the CPU.
+    fake.InferenceSession = lambda *a, **k: SimpleNamespace(  # type: ignore[method-assign]
+        get_inputs=lambda: [SimpleNamespace(name="input", shape=[1, 3, 8, 8])],
+        get_providers=lambda: ["CPUExecutionProvider"])
+    with pytest.raises(RuntimeError) as caught:
+        backend.create_session(tmp_path / "m.onnx", Adapter("CUDAExecutionProvider", "0", "gpu"),
+                               threads=1)
+    assert str(caught.value) == (
+        "ONNX Runtime silently used CPUExecutionProvider instead of CUDAExecutionProvider: "
+        + expected)
+
+
+def test_accelerated_sessions_raise_instead_of_printing_and_retrying_on_cpu(monkeypatch,
+                                                                           tmp_path):
+    fake = FakeOrt(["CUDAExecutionProvider", "CPUExecutionProvider"], [])
+    backend = _cuda_backend(monkeypatch, fake, [])
+    backend.create_session(tmp_path / "m.onnx", Adapter("CUDAExecutionProvider", "0", "gpu"),
+                           threads=1)
+    backend.create_session(tmp_path / "m.onnx", Adapter("CPUExecutionProvider"), threads=1)
+    assert [s["kwargs"].get("enable_fallback") for s in fake.sessions] == [0, None]
+
+    def failing(*args, **kwargs):
+        raise RuntimeError("CUDA failure 100: no CUDA-capable device is detected")
+
+    fake.InferenceSession = failing  # type: ignore[method-assign]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "7")
+    with pytest.raises(RuntimeError, match=r"no CUDA GPU is visible to this process "
+                                           r"\(CUDA_VISIBLE_DEVICES='7'\)"):
+        backend.create_session(tmp_path / "m.onnx", Adapter("CUDAExecutionProvider", "0", "gpu"),
+                               threads=1)

@@ -78,3 +78,20 @@ def test_providers_command_module_and_flavour_check_stay_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "[]"
+
+
+def test_an_alphacut_installed_for_cuda_keeps_onnxruntime_gpu():
+    from alphacut.accel.flavours import chosen_flavour
+
+    cuda = ["numpy>=1.26", "onnxruntime-gpu[cuda,cudnn]<1.27,>=1.24; sys_platform == \"win32\""]
+    default = ["onnxruntime-openvino>=1.22; sys_platform == \"linux\"", "onnxruntime>=1.20"]
+    assert chosen_flavour(cuda) == "onnxruntime-gpu"
+    assert chosen_flavour(default) is None
+    # Openvino came back (say, a plain reinstall): the fix keeps the CUDA build.
+    report = check_flavours(installed=(("onnxruntime-gpu", "1.26.0"),
+                                       ("onnxruntime-openvino", "1.24.1")),
+                            platform="linux", machine="x86_64", chosen="onnxruntime-gpu")
+    assert report.fix.endswith("pip install --force-reinstall onnxruntime-gpu")
+    missing = check_flavours(installed=(), platform="linux", machine="x86_64",
+                             chosen="onnxruntime-gpu")
+    assert "pip install onnxruntime-gpu" in (missing.warning() or "")

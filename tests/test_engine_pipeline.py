@@ -13,7 +13,7 @@ from alphacut.errors import DecodeError, OutputExistsError
 from alphacut.pipeline.batch import BatchRunner
 from alphacut.pipeline.decode import decode, model_input_rgb
 from alphacut.pipeline.jobs import plan_jobs
-from alphacut.pipeline.output import TEMP_MARK, OutputOptions, render, subject_box
+from alphacut.pipeline.output import TEMP_MARK, OutputOptions, render, subject_box, write_atomic
 
 
 def _run(remover, inputs, out: Path, **opts) -> list:
@@ -185,7 +185,10 @@ def test_existing_outputs_error_skip_overwrite(remover, photo: Path, tmp_path: P
     assert again.status == "failed" and "exists" in again.error
     [skipped] = _run(remover, [photo], out, existing="skip")
     assert skipped.status == "skipped"
-    first.job.dest.write_bytes(b"old")
+    # A stale output of ours (other pixels, alphacut's marker) is replaced; a file without
+    # the marker never is (tests/test_reliability_hostile.py).
+    write_atomic(Image.new("RGB", (4, 4)), first.job.dest, OutputOptions(existing="overwrite"))
+    assert first.job.dest.read_bytes() != before
     [replaced] = _run(remover, [photo], out, existing="overwrite")
     assert replaced.status == "done" and replaced.job.dest.read_bytes() == before
     assert OutputExistsError.__mro__[1].__name__ == "OutputError"

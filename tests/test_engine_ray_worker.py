@@ -121,8 +121,8 @@ def test_non_regular_files_are_error_rows_not_hangs(tmp_path: Path) -> None:
     os.mkfifo(fifo)
     batch = _batch([(0, str(fifo), str(tmp_path / "o.png")),
                     (1, str(tmp_path), str(tmp_path / "d.png"))])
-    assert batch["read_error"][0] == "not a regular file"
-    assert batch["read_error"][1] == "not a regular file"
+    assert batch["read_error"][0] == "is a FIFO (named pipe), not a regular file; skipped"
+    assert batch["read_error"][1] == "is a directory, not a regular file; skipped"
     assert batch["data"] == [b"", b""]
 
 

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from tiny_onnx import identity_onnx
 
 import alphacut.cli as cli
 from alphacut.errors import ChecksumError
@@ -31,8 +32,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 @pytest.fixture
 def onnx_file(tmp_path: Path) -> Path:
+    # A real (tiny) model with free height and width: models add loads what it is given.
     path = tmp_path / "my model.onnx"
-    path.write_bytes(os.urandom(4096))
+    path.write_bytes(identity_onnx((1, 3, "height", "width")))
     return path
 
 

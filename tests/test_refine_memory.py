@@ -16,7 +16,8 @@ def photo_24mp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return synthetic_photo(tmp_path_factory.mktemp("big") / "synthetic24.jpg", 24)
 
 
-# matting runs both halves of the machinery: the band solve and the strip-wise guided upsampling.
+# The default matting gate skips this synthetic subject's plain edge (see the test below for a
+# photo it solves).
 @pytest.mark.parametrize("mode", ["matting"])
 def test_24mp_remove_stays_under_limit(home_with_model: Path, photo_24mp: Path, mode: str) -> None:
     # A fresh interpreter, so the high-water mark is this one remove's alone.
@@ -25,4 +26,24 @@ def test_24mp_remove_stays_under_limit(home_with_model: Path, photo_24mp: Path, 
     assert width * height >= 24_000_000
     assert record["refine"] == mode and record["decontaminate"] is True
     assert record["stages_ms"]["postprocess"] > 0
+    assert 0 < record["peak_rss_mb"] < PEAK_LIMIT_MB, record
+
+
+def test_24mp_photo_matting_solves_under_limit(
+    home_with_model: Path, matting_dir: Path, tmp_path: Path
+) -> None:
+    # A real matte photo (troll hair) enlarged to 24 MP: the gate hands its fringe to the
+    # solver, so both halves of matting run -- the band solve and the strip-wise upsampling.
+    from PIL import Image
+
+    with Image.open(matting_dir / "images" / "GT04.jpg") as small:
+        scale = (24_200_000 / (small.width * small.height)) ** 0.5
+        size = (round(small.width * scale), round(small.height * scale))
+        small.convert("RGB").resize(size, Image.Resampling.BILINEAR).save(
+            tmp_path / "hair24.jpg", quality=90
+        )
+    record = measure_peak_rss(tmp_path / "hair24.jpg", "matting", True, timeout=300)
+    width, height = record["size"]
+    assert width * height >= 24_000_000
+    assert str(record["matting"]).startswith("matting "), record
     assert 0 < record["peak_rss_mb"] < PEAK_LIMIT_MB, record

@@ -16,9 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
+from synthetic_images import synthetic_photo as _image
 
 from alphacut.cli import main
 from alphacut.pipeline.batch import BatchRunner
@@ -27,15 +27,6 @@ from alphacut.pipeline.output import OutputOptions
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 ROOT_REASON = "running as root: permission bits do not stop root; the simulated test covers it"
-
-
-def _image(path: Path, seed: int = 0, size: tuple[int, int] = (96, 72)) -> Path:
-    rng = np.random.default_rng(seed)
-    arr = rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8)
-    arr[size[1] // 4 : -size[1] // 4, size[0] // 4 : -size[0] // 4] = (240, 230, 210)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr).save(path)
-    return path
 
 
 def _decodes_fully(path: Path) -> bool:

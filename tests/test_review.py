@@ -13,7 +13,7 @@ from alphacut.cli import main
 from alphacut.pipeline.batch import JobResult
 from alphacut.pipeline.confidence import Confidence
 from alphacut.pipeline.jobs import Job
-from alphacut.pipeline.output import OutputOptions
+from alphacut.pipeline.output import OutputOptions, write_atomic
 from alphacut.pipeline.remover import Cutout
 from alphacut.pipeline.second_opinion import MARGIN, flagged, second_opinion
 from alphacut.report import BatchReporter
@@ -145,7 +145,9 @@ def _first_pass(tmp_path: Path, scores: dict[str, float | None]) -> list[JobResu
         if score is None:
             results.append(JobResult(index, job, "failed", error="broken"))
             continue
-        Image.new("LA", (8, 6), (0, 0)).save(job.dest)  # the first pass's cutout: all clear
+        # The first pass's cutout (all clear), written as alphacut writes it: only files
+        # carrying alphacut's marker are ever replaced.
+        write_atomic(Image.new("LA", (8, 6), (0, 0)), job.dest, OutputOptions())
         results.append(JobResult(index, job, "done", confidence=Confidence(score, "first")))
     return results
 

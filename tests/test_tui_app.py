@@ -349,6 +349,13 @@ async def test_help_settings_graphics_quit(photo_dir: Path, remover, tmp_path: P
         assert memory.startswith("RSS ") and "MiB (peak " in memory and "temp n/a" in memory
         panel.set_telemetry(dataclasses.replace(sample, cpu_temperature_c=61.4))
         assert "temp 61 °C" in str(app.query_one("#status-memory").render())
+        # GPU load, memory and temperature under the CPU's, or n/a without a GPU.
+        assert str(app.query_one("#status-gpu").render()) == "GPU n/a"
+        from alphacut.accel.nvidia import NvidiaGpu
+
+        h200 = NvidiaGpu(0, "NVIDIA H200", 61.0, 87.0, 3 * 2**30, 141 * 2**30)
+        panel.set_telemetry(dataclasses.replace(sample, gpus=(h200,)))
+        assert str(app.query_one("#status-gpu").render()) == "GPU0 87% 3.0/141 GiB 61 °C"
         # b opens the benchmark screen when that module is installed, and is hidden otherwise.
         if app.bench_screen is not None:
             await pilot.press("b")

@@ -18,6 +18,7 @@ from typing import Protocol
 import numpy as np
 
 from alphacut.accel.adapter import Adapter
+from alphacut.accel.cuda_libraries import CudaReport
 
 
 class Session(Protocol):
@@ -45,6 +46,7 @@ class RuntimeInfo:
     providers: tuple[str, ...]
     plugins: tuple[str, ...] = ()  # registered plugin EP libraries
     notes: tuple[str, ...] = ()  # discovery notes worth showing (plugin load errors, …)
+    cuda: CudaReport | None = None  # CUDA/cuDNN loaded for a CUDA build; None without one
 
 
 @dataclass(frozen=True)

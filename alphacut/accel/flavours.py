@@ -75,10 +75,16 @@ class FlavourReport:
 
 
 def preferred_flavour(
-    installed: Iterable[str] = (), platform: str = sys.platform, machine: str | None = None
+    installed: Iterable[str] = (),
+    platform: str = sys.platform,
+    machine: str | None = None,
+    chosen: str | None = None,
 ) -> str:
-    """The flavour to keep: a CUDA build the user chose, else this platform's default."""
+    """The flavour to keep: the one alphacut was installed for (``chosen``, from
+    ``ALPHACUT_ORT``), a CUDA build the user added, else this platform's default."""
     names = set(installed)
+    if chosen:
+        return chosen
     if "onnxruntime-gpu" in names:
         return "onnxruntime-gpu"
     if machine is None:
@@ -103,12 +109,39 @@ def installed_flavours() -> tuple[tuple[str, str], ...]:
     return tuple(sorted(found.items()))
 
 
+def chosen_flavour(requires: Iterable[str] | None = None) -> str | None:
+    """onnxruntime-gpu when alphacut was installed with ``ALPHACUT_ORT=cuda``, else None.
+
+    Read from alphacut's own installed metadata (its Requires-Dist lines).
+    """
+    if requires is None:
+        import importlib.metadata as metadata
+
+        try:
+            requires = metadata.requires("alphacut") or []
+        except metadata.PackageNotFoundError:
+            return None
+    for line in requires:
+        if line.replace(" ", "").startswith(("onnxruntime-gpu[", "onnxruntime-gpu>",
+                                             "onnxruntime-gpu=", "onnxruntime-gpu;")):
+            return "onnxruntime-gpu"
+    return None
+
+
 def check_flavours(
     installed: tuple[tuple[str, str], ...] | None = None,
     platform: str = sys.platform,
     machine: str | None = None,
+    chosen: str | None = None,
 ) -> FlavourReport:
-    """Report the installed flavours (reads metadata only; never imports onnxruntime)."""
-    found = installed_flavours() if installed is None else installed
-    keep = preferred_flavour((name for name, _ in found), platform, machine)
+    """Report the installed flavours (reads metadata only; never imports onnxruntime).
+
+    ``chosen`` is the flavour alphacut was installed for; the real check reads it.
+    """
+    if installed is None:
+        found = installed_flavours()
+        chosen = chosen or chosen_flavour()
+    else:
+        found = installed
+    keep = preferred_flavour((name for name, _ in found), platform, machine, chosen)
     return FlavourReport(installed=found, keep=keep)

@@ -21,6 +21,12 @@ from alphacut.accel.adapter import (
     kind_of,
 )
 from alphacut.accel.backend import Backend, RuntimeInfo
+from alphacut.accel.cuda_libraries import (
+    CudaReport,
+    cpu_landing_reason,
+    explain_provider_error,
+    load_cuda_libraries,
+)
 from alphacut.accel.flavours import installed_flavours
 
 # Plugin EP packages: (distribution, import name). Registered only when installed.
@@ -78,6 +84,14 @@ class OrtBackend(Backend):
         self._plugins: list[str] = []
         self._notes: list[str] = []
         self._register_plugins()
+        self.cuda: CudaReport | None = None
+        if {"CUDAExecutionProvider", "TensorrtExecutionProvider"} & set(
+            ort.get_available_providers()
+        ):
+            # The pip-installed CUDA/cuDNN libraries are found only once loaded (no run path).
+            self.cuda = load_cuda_libraries(ort)
+            if self.cuda is not None:
+                self._notes.extend(self.cuda.problems())
 
     # -- discovery ------------------------------------------------------------------------
     def _register_plugins(self) -> None:
@@ -114,6 +128,7 @@ class OrtBackend(Backend):
             providers=tuple(self._ort.get_available_providers()),
             plugins=tuple(self._plugins),
             notes=tuple(self._notes),
+            cuda=self.cuda,
         )
 
     def candidates(self) -> Sequence[Adapter]:
@@ -229,13 +244,35 @@ class OrtBackend(Backend):
             opts.add_provider_for_devices([ep_device], dict(adapter.options))
             inner = ort.InferenceSession(str(model_path), sess_options=opts, **extra)
         else:
-            inner = ort.InferenceSession(
-                str(model_path),
-                sess_options=opts,
-                providers=provider_entries(adapter, self.precision),
-                **extra,
-            )
+            if adapter.kind != "cpu":
+                # Without this ORT prints "EP Error" to stdout and quietly retries on the CPU;
+                # alphacut wants the error itself (and runs its own, reported fallback).
+                extra["enable_fallback"] = 0
+            try:
+                inner = ort.InferenceSession(
+                    str(model_path),
+                    sess_options=opts,
+                    providers=provider_entries(adapter, self.precision),
+                    **extra,
+                )
+            except Exception as exc:
+                if adapter.kind not in ("cuda", "tensorrt"):
+                    raise
+                raise RuntimeError(explain_provider_error(str(exc), self.cuda)) from exc
+            if adapter.kind in ("cuda", "tensorrt"):
+                self._check_nvidia_landing(inner, adapter)
         return OrtSession(inner)
+
+    def _check_nvidia_landing(self, inner: Any, adapter: Adapter) -> None:
+        """Say why a CUDA/TensorRT session landed on the CPU (ORT only logs the reason)."""
+        got = (inner.get_providers() or ["no provider"])[0]
+        if got == adapter.provider:
+            return
+        reason = cpu_landing_reason(self._ort, adapter.kind, self.cuda)
+        raise RuntimeError(
+            f"ONNX Runtime silently used {got} instead of {adapter.provider}"
+            + (f": {reason}" if reason else "")
+        )
 
 
 def provider_entries(

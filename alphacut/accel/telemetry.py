@@ -64,9 +64,7 @@ class TelemetrySnapshot:
             ),
         ]
         if self.gpus:
-            for gpu in self.gpus:
-                temp = f"{gpu.temperature_c:.0f} °C" if gpu.temperature_c is not None else "n/a"
-                lines.append(f"gpu {gpu.index} {gpu.name}: {temp}")
+            lines.extend(gpu.describe() for gpu in self.gpus)
         else:
             lines.append(f"gpu: unavailable ({self.unavailable.get('gpus', '')})")
         return lines

@@ -1,13 +1,16 @@
 """Edge-quality benchmark: refine modes x colour decontamination, accuracy, time and memory.
 
     python -m alphacut.bench.edge_quality --data DIR [--photos DIR] [--json FILE]
+    python -m alphacut.bench.edge_quality per-image --data DIR [--sets matting-dev,ecssd-dev]
     python -m alphacut.bench.edge_quality peak-rss IMAGE --refine matting --decontaminate
     python -m alphacut.bench.edge_quality peak-rss --synthetic-mp 24 --refine guided
 
 The first form prints, for each refine mode, the matting metrics on ``matting-dev`` (SAD/1000,
 MSE, gradient error), a composite error with and without decontamination, MAE and max F on
 ``ecssd-dev``, and seconds per image on an ~800 px photo and on real photos of 6 MP or more,
-plus the peak RSS of a whole remove of a synthetic 24 MP photo in a fresh process.
+plus the peak RSS of a whole remove of a synthetic 24 MP photo in a fresh process, and then,
+for each dev set separately, every image's SAD for ``none`` and for the default with the
+images where the default is worse marked (:mod:`alphacut.bench.edge_per_image`).
 
 Composite error: each cutout is laid over a flat colour that contrasts with the photo's own
 background, and compared with the ground-truth alpha laid over the same colour with the
@@ -21,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,6 +33,11 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+
+from alphacut.bench.edge_per_image import DEV_SETS, compare_set, format_rows, run_per_image
+from alphacut.bench.peak_rss import measure_peak_rss, run_peak_rss, synthetic_photo
+
+__all__ = ["main", "measure_peak_rss", "synthetic_photo"]
 
 MODES: tuple[str, ...] = ("none", "guided", "matting")
 BIG_PHOTO_PIXELS = 6_000_000
@@ -168,101 +175,6 @@ def score_time(
             rows[mode].seconds_decontaminate_big = statistics.median(decon_times[mode])
 
 
-def synthetic_photo(path: Path, megapixels: float) -> Path:
-    """A 3:2 JPEG of ``megapixels`` with a soft-edged subject on a gradient (made in Pillow)."""
-    from PIL import ImageDraw, ImageFilter
-
-    width = int((megapixels * 1e6 * 1.5) ** 0.5)
-    height = int(width / 1.5)
-    ramp = Image.linear_gradient("L").resize((width, height))
-    background = Image.merge(
-        "RGB",
-        (ramp, Image.new("L", (width, height), 120), ramp.transpose(Image.Transpose.ROTATE_180)),
-    )
-    mask = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(mask).ellipse(
-        (width // 4, height // 5, 3 * width // 4, 9 * height // 10), fill=255
-    )
-    mask = mask.filter(ImageFilter.GaussianBlur(max(2, width // 300)))
-    subject = Image.new("RGB", (width, height), (220, 60, 40))
-    Image.composite(subject, background, mask).save(path, quality=90)
-    return path
-
-
-def own_peak_rss_mb() -> float:
-    """This process's own RSS high-water mark in MiB.
-
-    Linux keeps ``ru_maxrss`` across ``execve``, so a child started from a big parent
-    inherits the parent's figure; ``VmHWM`` belongs to the new address space alone.
-    """
-    status = Path("/proc/self/status")
-    if status.is_file():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    from alphacut.bench.memory import peak_rss_mb
-
-    return peak_rss_mb()
-
-
-def peak_rss_run(
-    image: Path, mode: str, decontaminate_colours: bool, model: str, provider: str
-) -> dict[str, object]:
-    """One whole remove (decode, infer, refine, optional decontamination, PNG encode) here."""
-    from alphacut.pipeline.refine import decontaminate
-
-    remover = _remover(mode, model, provider)
-    start = time.perf_counter()
-    cutout = remover.remove(image)
-    rgb = cutout.rgb
-    decon_start = time.perf_counter()
-    if decontaminate_colours:
-        rgb = decontaminate(rgb, cutout.alpha)
-    decon_ms = (time.perf_counter() - decon_start) * 1000.0
-    with tempfile.TemporaryDirectory() as tmp:
-        out = rgb.copy()
-        out.putalpha(cutout.alpha)
-        out.save(Path(tmp) / "out.png", compress_level=1)
-    return {
-        "image": str(image),
-        "size": list(cutout.rgb.size),
-        "refine": mode,
-        "decontaminate": decontaminate_colours,
-        "stages_ms": cutout.timings.as_dict() | {"decontaminate": round(decon_ms, 2)},
-        "seconds": round(time.perf_counter() - start, 3),
-        "peak_rss_mb": round(own_peak_rss_mb(), 1),
-    }
-
-
-def measure_peak_rss(
-    image: Path,
-    mode: str,
-    decontaminate_colours: bool,
-    model: str = "u2netp",
-    provider: str = "cpu",
-    timeout: float = 600.0,
-) -> dict[str, object]:
-    """Run :func:`peak_rss_run` in a fresh interpreter and return its JSON record."""
-    cmd = [
-        sys.executable,
-        "-m",
-        "alphacut.bench.edge_quality",
-        "peak-rss",
-        str(image),
-        "--refine",
-        mode,
-        "--model",
-        model,
-        "--provider",
-        provider,
-    ]
-    cmd.append("--decontaminate" if decontaminate_colours else "--no-decontaminate")
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"peak-rss run failed: {done.stderr.strip()[-2000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def _big_photos(folder: Path | None) -> list[Path]:
     if folder is None or not folder.is_dir():
         return []
@@ -311,36 +223,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--provider", default="cpu")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-big", type=int, default=3, help="time at most this many big photos")
-    parser.add_argument("--skip", default="", help="comma list of: matting, sod, time, rss")
+    parser.add_argument(
+        "--skip", default="", help="comma list of: matting, sod, time, rss, per-image"
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
-    return parser
-
-
-def build_rss_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m alphacut.bench.edge_quality peak-rss")
-    parser.add_argument("image", type=Path, nargs="?")
-    parser.add_argument("--synthetic-mp", type=float, help="make a synthetic photo this size")
-    parser.add_argument("--refine", choices=MODES, default="matting")
-    parser.add_argument("--decontaminate", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--model", default="u2netp")
-    parser.add_argument("--provider", default="cpu")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["peak-rss"]:
-        args = build_rss_parser().parse_args(argv[1:])
-        with tempfile.TemporaryDirectory() as tmp:
-            image = args.image
-            if args.synthetic_mp:
-                image = synthetic_photo(Path(tmp) / "synthetic.jpg", args.synthetic_mp)
-            if image is None:
-                print("peak-rss needs an IMAGE or --synthetic-mp", file=sys.stderr)
-                return 2
-            record = peak_rss_run(image, args.refine, args.decontaminate, args.model, args.provider)
-        print(json.dumps(record))
-        return 0
+        return run_peak_rss(argv[1:])
+    if argv[:1] == ["per-image"]:
+        return run_per_image(argv[1:])
     args = build_parser().parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     rows = {mode: ModeRow(mode) for mode in args.modes.split(",")}
@@ -360,6 +255,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             for mode in rows:
                 rss.append(measure_peak_rss(photo, mode, True, args.model, args.provider))
     print(format_table(rows, rss))
+    if "per-image" not in skip:
+        remover = _remover("none", args.model, args.provider)
+        for name in DEV_SETS:
+            if (args.data / name).is_dir():
+                print(format_rows(compare_set(args.data / name, remover)), flush=True)
     if args.json:
         args.json.write_text(
             json.dumps({"rows": [asdict(r) for r in rows.values()], "peak_rss": rss}, indent=2)

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from alphacut.bench.environment import Environment, collect
-from alphacut.bench.sampler import ResourceSampler, ResourceUsage
+from alphacut.bench.sampler import ResourceSampler, ResourceUsage, merge_usages
 from alphacut.bench.stats import Ratio, percentile, round_or_none
 from alphacut.errors import AlphacutError
 
 BASELINE = "cpu"
+GPU_FIGURES = ("gpu_percent_max", "gpu_percent_mean", "gpu_memory_peak_mb", "gpu_temp_max_c")
 
 ProgressCallback = Callable[[int, int, str], None]
 
@@ -36,9 +37,11 @@ class HardwareSettings:
     runs: int = 3
     warmup: int = 1
     threads: int | None = None
+    refine: str | None = None  # None: the pipeline's default edge refinement
 
     def as_dict(self) -> dict[str, object]:
         return {
+            "refine": self.refine,
             "images": [str(p) for p in self.images],
             "model": self.model,
             "providers": list(self.providers),
@@ -71,18 +74,7 @@ class AdapterResult:
 
     def usage(self) -> ResourceUsage | None:
         """All of this adapter's phases merged: CPU % weighted by time, peaks and extremes."""
-        if not self.usages:
-            return None
-        wall = sum(u.wall_s for u in self.usages)
-        temps = [u.temp_max_c for u in self.usages if u.temp_max_c is not None]
-        return ResourceUsage(
-            wall_s=wall,
-            cpu_percent=sum(u.cpu_percent * u.wall_s for u in self.usages) / wall if wall else 0,
-            peak_rss_mb=max(u.peak_rss_mb for u in self.usages),
-            temp_start_c=self.usages[0].temp_start_c,
-            temp_max_c=max(temps) if temps else None,
-            temp_end_c=self.usages[-1].temp_end_c,
-        )
+        return merge_usages(self.usages)
 
     def summary(self) -> dict[str, object]:
         """The numbers shown in the table (ms, images/s, resources)."""
@@ -102,6 +94,8 @@ class AdapterResult:
             "temp_start_c": round_or_none(usage.temp_start_c, 1) if usage else None,
             "temp_max_c": round_or_none(usage.temp_max_c, 1) if usage else None,
             "temp_end_c": round_or_none(usage.temp_end_c, 1) if usage else None,
+            **{key: round_or_none(getattr(usage, key), 1) if usage else None
+               for key in GPU_FIGURES},
             "errors": len(self.errors),
         }
 
@@ -237,12 +231,13 @@ def run_hardware_bench(
     Runtime backend (the accel layer's fake one, in tests).
     """
     from alphacut.accel import open_runner
+    from alphacut.accel.nvidia import Nvml
     from alphacut.models.catalogue import get_model
     from alphacut.models.store import ModelStore
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.jobs import plan_jobs
     from alphacut.pipeline.output import OutputOptions
-    from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.remover import RemoveOptions, Remover
 
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     spec = get_model(settings.model)
@@ -268,10 +263,11 @@ def run_hardware_bench(
     problems: list[str] = []
     tensors: list | None = None
     threads_used: int | None = settings.threads
+    gpu = Nvml()  # one NVML handle for every phase; without a GPU its figures are n/a
     for requested in settings.providers:
         result = AdapterResult(requested=requested)
         try:
-            with ResourceSampler() as create_sampler:
+            with ResourceSampler(gpu=gpu) as create_sampler:
                 start = time.perf_counter()
                 runner = open_runner(
                     path, provider=requested, strict=True, threads=settings.threads,
@@ -282,12 +278,13 @@ def run_hardware_bench(
             unavailable[requested] = str(exc).splitlines()[0]
             progress(f"{requested}: unavailable")
             continue
-        remover = Remover(spec, runner)
+        options = RemoveOptions(refine=settings.refine) if settings.refine else None
+        remover = Remover(spec, runner, options)
         if tensors is None:
             # A bad image is the images' fault, not the adapter's: it is a report problem.
             tensors = _pass_tensors(remover, images, problems)
         try:
-            with ResourceSampler() as sampler:
+            with ResourceSampler(gpu=gpu) as sampler:
                 start = time.perf_counter()
                 runner.run(tensors[0])
                 result.first_inference_ms = (time.perf_counter() - start) * 1000
@@ -316,12 +313,12 @@ def run_hardware_bench(
                 if cancelled():
                     break
                 remover = removers[result.requested]
-                _inference_pass(remover, tensors or [], result)
+                _inference_pass(remover, tensors or [], result, gpu)
                 progress(f"{result.label}: run {run + 1}/{settings.runs} inference")
                 out_dir = Path(tmp) / result.requested.replace(":", "_")
                 jobs, unplanned = plan_jobs(images, out_dir, output)
                 result.errors.extend(str(p) for p in unplanned)
-                _end_to_end_pass(BatchRunner(remover, output), jobs, result)
+                _end_to_end_pass(BatchRunner(remover, output), jobs, result, gpu)
                 progress(f"{result.label}: run {run + 1}/{settings.runs} end to end")
 
     baseline = next((r for r in results if r.label == BASELINE), None)
@@ -359,9 +356,9 @@ def run_hardware_bench(
     )
 
 
-def _inference_pass(remover, tensors: list, result: AdapterResult) -> None:
+def _inference_pass(remover, tensors: list, result: AdapterResult, gpu=None) -> None:
     """Inference alone on every prepared tensor; one wall time for the pass."""
-    with ResourceSampler() as sampler:
+    with ResourceSampler(gpu=gpu) as sampler:
         pass_start = time.perf_counter()
         for tensor in tensors:
             start = time.perf_counter()
@@ -379,9 +376,9 @@ def _inference_pass(remover, tensors: list, result: AdapterResult) -> None:
             result.errors.append(message)
 
 
-def _end_to_end_pass(batch, jobs: list, result: AdapterResult) -> None:
+def _end_to_end_pass(batch, jobs: list, result: AdapterResult, gpu=None) -> None:
     """The real pipeline, decode -> write, into a scratch folder."""
-    with ResourceSampler() as sampler:
+    with ResourceSampler(gpu=gpu) as sampler:
         start = time.perf_counter()
         for job_result in batch.run(jobs):
             if job_result.status == "done":

@@ -31,6 +31,9 @@ def register(sub: Any) -> None:
                    help="untimed inferences after the first one")
     p.add_argument("--threads", type=int, default=None, metavar="N",
                    help="intra-op threads (default: physical cores)")
+    p.add_argument("--refine", choices=("none", "guided", "matting"), default=None,
+                   help="edge refinement in the end-to-end runs (default: the pipeline's, "
+                        "matting; none shows what the model and the codecs alone cost)")
     add_output_options(p)
     p.set_defaults(func=run)
 
@@ -71,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         runs=args.runs,
         warmup=args.warmup,
         threads=args.threads,
+        refine=args.refine,
     )
     with step_progress("bench hardware") as progress:
         report = run_hardware_bench(settings, on_progress=progress, skipped=skipped)

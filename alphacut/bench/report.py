@@ -31,6 +31,7 @@ HARDWARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("cpu_percent", "CPU %"),
     ("peak_rss_mb", "peak RSS MB"),
     ("temperature", "temp °C start/max/end"),
+    ("gpu", "GPU max %/MiB/°C"),
     ("errors", "errors"),
 )
 QUALITY_LABELS: dict[str, str] = {
@@ -62,6 +63,10 @@ def hardware_rows(summaries: Sequence[dict[str, object]]) -> list[list[str]]:
         summary = dict(adapter)
         temps = "/".join(fmt(summary[k], 0) for k in ("temp_start_c", "temp_max_c", "temp_end_c"))
         summary["temperature"] = "n/a" if temps == "n/a/n/a/n/a" else temps
+        # Saved runs from before GPU telemetry have no GPU keys.
+        gpu = "/".join(fmt(summary.get(k), 0)
+                       for k in ("gpu_percent_max", "gpu_memory_peak_mb", "gpu_temp_max_c"))
+        summary["gpu"] = "n/a" if gpu == "n/a/n/a/n/a" else gpu
         rows.append(
             [fmt(summary[key], 2 if key == "images_per_s" else 1) for key, _ in HARDWARE_COLUMNS]
         )

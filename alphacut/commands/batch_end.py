@@ -5,6 +5,7 @@ Shared by both engines of ``alphacut remove`` (this process, or a Ray cluster).
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -43,7 +44,13 @@ class _SignalStop:
 
     def __call__(self, signum: int, frame: object) -> None:
         if self.event.is_set():
-            raise KeyboardInterrupt
+            # A worker stuck in a read that never returns (a hung network mount) would keep
+            # both the pool shutdown and interpreter exit waiting, so leave at once. Outputs
+            # are renamed into place whole or not at all, and the next run removes this
+            # process's temp files.
+            show_cursor = "\x1b[?25h" if sys.stderr.isatty() else ""  # Rich's bar hides it
+            print(f"{show_cursor}alphacut: aborted", file=sys.stderr, flush=True)
+            os._exit(128 + signum)
         self.signum = signum
         self.event.set()
         print(

@@ -41,14 +41,16 @@ def register(sub: Any) -> None:
     a.add_argument("name")
     a.set_defaults(func=run_path)
 
-    a = actions.add_parser("add", help="copy a local ONNX file into the cache under a name")
+    a = actions.add_parser("add", help="check a local ONNX file loads and fits the family, "
+                                       "then copy it into the cache under a name")
     a.add_argument("file", type=Path)
     a.add_argument("--as", dest="name", required=True, metavar="NAME")
     a.add_argument("--family", default=None,
                    help="pre/post-processing recipe: u2net or isnet-imgly (required unless "
                         "NAME is a catalogue model)")
     a.add_argument("--input-size", type=_size, default=None, metavar="N|HxW",
-                   help="model input size (default: the family's, e.g. 320 for u2net)")
+                   help="model input size (default: the model's fixed size, else the "
+                        "family's, e.g. 320 for u2net)")
     a.set_defaults(func=run_add)
 
     p.set_defaults(func=run_list)

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     fp32, int8 = int8_pair()
     measured = measured_int8_speedup(cache, discovery.adapters, fp32.sha256, int8.sha256)
     advice = advise(isa, *(measured or (None, "")))
+    gpus, gpu_notes = nvidia_facts(discovery.runtime)
     if args.json:
         payload = {
             "onnxruntime": {
@@ -93,6 +94,9 @@ def run(args: argparse.Namespace) -> int:
                 "conflict": flavours.conflict,
                 "fix": flavours.fix if flavours.conflict else None,
             },
+            "cuda": discovery.runtime.cuda.as_dict() if discovery.runtime.cuda else None,
+            "gpus": [gpu.as_dict() for gpu in gpus],
+            "gpu_notes": gpu_notes,
             "model": spec.name,
             "agreement": spec.agreement.describe(),
             "threads": threads,
@@ -107,7 +111,37 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     print_table(selection, discovery.runtime, spec.name, threads,
                 cpu_lines=(f"CPU: {isa.cpu_class} · {isa.summary()}", advice.line()))
+    print_nvidia(discovery.runtime, gpus, gpu_notes)
     return 0
+
+
+def nvidia_facts(runtime: Any) -> tuple[list[Any], list[str]]:
+    """NVIDIA GPUs NVML sees (name, memory, load) and notes on what stops their use."""
+    from alphacut.accel.nvidia import Nvml, gpus_from_driver, missing_cuda_hint
+
+    nvml = Nvml()
+    gpus = nvml.gpus() if nvml.available else []
+    models = [gpu.name for gpu in gpus] or gpus_from_driver()
+    notes = []
+    hint = missing_cuda_hint(runtime.providers, runtime.distribution, models)
+    if hint:
+        notes.append(hint)
+    if models and not gpus:
+        notes.append(f"GPU memory and load unknown: {nvml.error}")
+    return gpus, notes
+
+
+def print_nvidia(runtime: Any, gpus: list[Any], notes: list[str]) -> None:
+    """The CUDA/cuDNN versions loaded, each NVIDIA GPU, and what stops their use."""
+    from rich.console import Console
+
+    console = Console()
+    if runtime.cuda is not None:
+        console.print(runtime.cuda.describe(), highlight=False)
+    for gpu in gpus:
+        console.print(gpu.describe(), highlight=False)
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
 
 
 def print_table(

@@ -108,7 +108,8 @@ def add_output_options(p: argparse.ArgumentParser) -> None:
                         "about 2x larger, slower files; lets an editor re-matte later)")
     policy = p.add_mutually_exclusive_group()
     policy.add_argument("--skip-existing", action="store_true", help="skip outputs that exist")
-    policy.add_argument("--overwrite", action="store_true", help="replace outputs that exist")
+    policy.add_argument("--overwrite", action="store_true",
+                        help="replace outputs alphacut wrote before (never other files)")
 
 
 def output_options(args: argparse.Namespace) -> Any:
@@ -160,6 +161,12 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 2
+    from alphacut.printable import printable_text
+
+    not_a_folder = None if is_uri(str(args.output)) else _not_a_folder(Path(args.output))
+    if not_a_folder:
+        print(f"alphacut remove: error: {printable_text(not_a_folder)}", file=sys.stderr)
+        return 2
     if engine == "ray":
         from alphacut.commands.remove_ray import run_ray
 
@@ -188,7 +195,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_writable(Path(args.output))
     except OutputError as exc:
-        print(f"alphacut remove: error: {exc}", file=sys.stderr)
+        print(f"alphacut remove: error: {printable_text(str(exc))}", file=sys.stderr)
         return 1
     second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
     remover = Remover.open(
@@ -216,6 +223,17 @@ def run(args: argparse.Namespace) -> int:
     engine_info = {"engine": "local", "threads": remover.runner.threads,
                    "startup_s": round(startup, 3), "driver_peak_rss_mb": round(peak_rss_mb(), 1)}
     return finish(reporter, counts, events, stop.signum, engine_info)
+
+
+def _not_a_folder(output: Path) -> str | None:
+    """Why ``-o`` cannot be a folder (it or a parent is an existing file), else None."""
+    for path in (output, *output.parents):
+        if path.is_dir():
+            return None
+        if path.exists() or path.is_symlink():
+            what = "-o" if path == output else "a parent of -o"
+            return f"{what} names {path}, which exists and is not a folder"
+    return None
 
 
 def _second_model(name: str | None) -> Path | None:
@@ -256,4 +274,3 @@ def _run_second_opinion(
             second, results, out_opts, below=below, model=args.second_opinion
         ):
             verdict(outcome)
-

@@ -16,8 +16,9 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     """Plan (same rules and output policy as local), run on Ray, report like local."""
     from alphacut.engines import is_uri
     from alphacut.engines.ray_worker import WorkerSettings
-    from alphacut.errors import AlphacutError, ConfigError
-    from alphacut.pipeline.batch import JobResult
+    from alphacut.errors import AlphacutError, ConfigError, OutputExistsError
+    from alphacut.pipeline.batch import JobResult, error_text
+    from alphacut.pipeline.output import EXISTS_REASON, existing_output_action
     from alphacut.report import BatchReporter
     from alphacut.resources import process_launched
 
@@ -39,13 +40,18 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
             source_uri, out_uri = plan.source_uri, plan.out_uri
             out_root = open_uri(out_uri)
 
-            def exists(job: Any) -> bool:
-                return uri_exists(out_root, str(job.dest))
+            def policy(job: Any) -> str:
+                # Object stores carry no alphacut marker: --overwrite replaces what is there.
+                if out_opts.existing == "overwrite" or not uri_exists(out_root, str(job.dest)):
+                    return "write"
+                if out_opts.existing == "skip":
+                    return "skip"
+                raise OutputExistsError(job.dest, EXISTS_REASON)
         else:
             jobs, problems = _plan_local(args, out_opts)
 
-            def exists(job: Any) -> bool:
-                return Path(job.dest).exists()
+            def policy(job: Any) -> str:
+                return existing_output_action(Path(job.dest), out_opts)
     except AlphacutError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1
@@ -59,12 +65,13 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     early: list[JobResult] = []
     pending: list[tuple[int, Any]] = []
     for index, job in enumerate(jobs):
-        if out_opts.existing != "overwrite" and exists(job):
-            if out_opts.existing == "skip":
-                early.append(JobResult(index, job, "skipped", error="output exists"))
-            else:
-                reason = "exists (use --overwrite or --skip-existing)"
-                early.append(JobResult(index, job, "failed", error=reason))
+        try:
+            action = policy(job)
+        except AlphacutError as exc:
+            early.append(JobResult(index, job, "failed", error=error_text(exc)))
+            continue
+        if action == "skip":
+            early.append(JobResult(index, job, "skipped", error="output exists"))
         else:
             pending.append((index, job))
     settings = WorkerSettings(

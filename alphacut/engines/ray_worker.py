@@ -15,7 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alphacut.errors import AlphacutError, InputError, OutputExistsError
+from alphacut.errors import InputError, OutputExistsError
+from alphacut.pipeline.batch import error_text
 from alphacut.pipeline.output import OutputOptions
 from alphacut.pipeline.remover import RemoveOptions
 from alphacut.resources import peak_rss_mb
@@ -42,29 +43,19 @@ class WorkerSettings:
     out_uri: str | None = None  # None: outputs are local paths, written by write_atomic
 
 
-def error_text(exc: BaseException) -> str:
-    """The one-line reason for a failed image, as the local engine prints it."""
-    if isinstance(exc, AlphacutError):
-        reason = getattr(exc, "reason", None)
-        return reason if reason else str(exc)
-    return f"{exc.__class__.__name__}: {exc}"
-
-
 def _read_local(path: str) -> bytes:
     """Read a planned input, refusing anything that is not a regular file (a FIFO would block)."""
-    import stat
+    from alphacut.pipeline.regular_file import NotRegularFileError, open_regular
 
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_BINARY", 0))
+        with open_regular(Path(path)) as fh:
+            return fh.read()
+    except NotRegularFileError as exc:
+        raise InputError(path, exc.reason) from None
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise InputError(path, "not a regular file")
-    with os.fdopen(fd, "rb") as fh:
-        return fh.read()
 
 
 class ReadSources:

@@ -24,6 +24,7 @@ from typing import Literal
 from alphacut.checksum import sha256_file
 from alphacut.errors import ChecksumError, ModelError
 from alphacut.models.catalogue import CATALOGUE, ModelSpec, Source
+from alphacut.models.compatibility import check_family_fit, require_model_file
 from alphacut.models.fetch import (
     Fetcher,
     ProgressCallback,
@@ -330,8 +331,7 @@ class ModelStore:
         any other name is recorded with the file's sha256, family and input size.
         """
         file = Path(file).expanduser()
-        if not file.is_file():
-            raise ModelError(f"{file}: no such file")
+        require_model_file(file)
         if not _NAME.fullmatch(name) or name == REGISTRY_NAME:
             raise ModelError(
                 f"invalid model name {name!r}: use letters, digits, '.', '_' or '-' "
@@ -362,12 +362,14 @@ class ModelStore:
             )
         template = family_template(family, self.catalogue)
         digest = sha256_file(file)
+        # Parsed now, so a file that cannot work is refused here and never registered.
+        size = check_family_fit(file, template, input_size)
         record = AddedModel(
             name=name,
             family=family,
             sha256=digest,
             size=file.stat().st_size,
-            input_size=input_size or template.input_size,
+            input_size=size,
             source=str(file.resolve()),
             added=datetime.now(UTC).isoformat(timespec="seconds"),
         )

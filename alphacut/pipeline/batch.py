@@ -25,6 +25,7 @@ from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
     OutputOptions,
     clean_stray_temps,
+    existing_output_action,
     load_background,
     save_output,
 )
@@ -108,11 +109,8 @@ class BatchRunner:
     # -- stages ---------------------------------------------------------------------------
     def _prepare(self, job: Job) -> _Prepared | None:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
-        if job.dest.exists():
-            if self.output.existing == "skip":
-                return None
-            if self.output.existing == "error":
-                raise OutputExistsError(job.dest, "exists (use --overwrite or --skip-existing)")
+        if existing_output_action(job.dest, self.output) == "skip":
+            return None
         timings = StageTimings()
         start = time.perf_counter()
         decoded = decode(job.source, max_pixels=self.remover.options.max_pixels)
@@ -128,9 +126,16 @@ class BatchRunner:
         cutout.provider = prepared.provider or cutout.provider
         start = time.perf_counter()
         background = self._load_background()
-        size = save_output(
-            cutout.rgb, cutout.alpha, job.dest, self.output, background=background
-        )
+        try:
+            size = save_output(
+                cutout.rgb, cutout.alpha, job.dest, self.output, background=background
+            )
+        except OutputExistsError:
+            if self.output.existing != "skip":
+                raise
+            # Another run wrote it after our check: with --skip-existing that is a skip.
+            return JobResult(index=index, job=job, status="skipped", error="output exists",
+                             provider=cutout.provider, timings=cutout.timings)
         cutout.timings.encode = (time.perf_counter() - start) * 1000
         return JobResult(
             index=index,

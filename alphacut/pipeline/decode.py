@@ -8,11 +8,14 @@ import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from alphacut.errors import DecodeError
+from alphacut.pipeline.png_data import png_data_problem
+from alphacut.pipeline.regular_file import NotRegularFileError, open_regular
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -87,6 +90,7 @@ def decode(
 
     ``data`` is the file's content when it was read elsewhere (a distributed worker gets
     the bytes, not the file); ``path`` then only names the image and its format.
+
     Raises :class:`DecodeError` with a one-line reason for anything unusable.
     """
     path = Path(path)
@@ -99,7 +103,7 @@ def decode(
             # Pillow warns about damaged metadata (e.g. "Corrupt EXIF data") it then skips;
             # printed mid-batch those are multi-line noise about a file that decodes fine.
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            with Image.open(_source(path, data)) as img:
+            with _open(path, data) as fh, Image.open(fh) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise DecodeError(
@@ -122,6 +126,8 @@ def decode(
                 rgb, alpha = to_rgb8(img)
     except DecodeError:
         raise
+    except NotRegularFileError as exc:
+        raise DecodeError(path, exc.reason) from None
     except Image.DecompressionBombError as exc:
         raise DecodeError(path, _bomb_reason(exc)) from None
     except FileNotFoundError:
@@ -152,8 +158,9 @@ def decode(
     return DecodedImage(path=path, rgb=rgb, alpha=alpha, notes=notes)
 
 
-def _source(path: Path, data: bytes | None) -> Path | io.BytesIO:
-    return path if data is None else io.BytesIO(data)
+def _open(path: Path, data: bytes | None) -> BinaryIO:
+    """The bytes already read, or the file itself (refused at once if it is not regular)."""
+    return open_regular(path) if data is None else io.BytesIO(data)
 
 
 def _bomb_reason(exc: Image.DecompressionBombError) -> str:
@@ -170,20 +177,25 @@ def _exc_text(exc: BaseException) -> str:
 
 
 def _verify_png_checksums(path: Path, data: bytes | None = None) -> None:
-    """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short.
+    """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short, or the
+    image data holds fewer rows than the header claims.
 
     Pillow does not check chunk CRCs while decoding, so a damaged PNG can load with wrong
     pixels; ``verify()`` walks every chunk without decoding (about 2% of a load's time).
     """
     try:
-        with Image.open(_source(path, data)) as check:
-            check.verify()
+        with _open(path, data) as fh:
+            with Image.open(fh) as check:
+                check.verify()
+            problem = png_data_problem(fh)
     except (SyntaxError, ValueError, EOFError, struct.error) as exc:
         raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
     except OSError as exc:
-        if exc.errno is not None:
+        if exc.errno is not None or isinstance(exc, NotRegularFileError):
             raise
         raise DecodeError(path, f"damaged PNG ({_exc_text(exc)})") from None
+    if problem is not None:
+        raise DecodeError(path, problem)
 
 
 # Leading bytes of formats Pillow reads; a file that starts like one of them but does not
@@ -202,7 +214,7 @@ def _unidentified_reason(path: Path, data: bytes | None = None) -> str:
     if data is not None:
         return _reason_from_head(data[:16])
     try:
-        with open(path, "rb") as fh:
+        with open_regular(path) as fh:
             head = fh.read(16)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"

@@ -11,6 +11,8 @@ from pathlib import Path
 from alphacut.errors import InputError, OutputError
 from alphacut.pipeline.decode import is_image_name
 from alphacut.pipeline.output import OutputOptions
+from alphacut.pipeline.ownership import is_our_output
+from alphacut.pipeline.regular_file import kind_of
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,60 @@ def _resolved(path: Path) -> Path | None:
         return None
 
 
+@dataclass(frozen=True)
+class _Candidate:
+    """An input file found by expansion, with the output planned for it."""
+
+    source: Path
+    dest: Path
+    source_real: Path
+    dest_real: Path | None
+
+
+def _candidate(
+    item: Path, root: Path, out_dir: Path, options: OutputOptions
+) -> _Candidate | InputProblem:
+    try:
+        dest = _dest_for(item, root, out_dir, options)
+    except OutputError as exc:
+        return InputProblem(item, exc.reason)
+    item_real = _resolved(item)
+    if item_real is None:
+        return InputProblem(item, f"cannot read: {os.strerror(errno.ELOOP)}")
+    try:
+        kind = kind_of(item.stat().st_mode)
+    except OSError:
+        kind = None  # missing or unreadable: decoding says why, in its own words
+    if kind is not None:
+        # Checked before anything opens it: opening a FIFO would block the batch.
+        return InputProblem(item, f"is {kind}, not a regular file; skipped")
+    return _Candidate(item, dest, item_real, _resolved(dest))
+
+
+def _expand(
+    inputs: Iterable[Path], out_dir: Path, options: OutputOptions, recursive: bool
+) -> list[_Candidate | InputProblem]:
+    """Every input file (folders expanded) with its planned output, in order."""
+    found: list[_Candidate | InputProblem] = []
+    out_real = out_dir.resolve()
+    for raw in inputs:
+        path = Path(raw)
+        if path.is_dir():
+            root = path
+            items: Iterable[Path | InputProblem] = _walk(path, recursive, out_real)
+        elif path.exists() or path.is_symlink():
+            root = path.parent
+            items = [path]
+        else:
+            found.append(InputProblem(path, "no such file or folder"))
+            continue
+        for item in items:
+            found.append(
+                item if isinstance(item, InputProblem) else _candidate(item, root, out_dir, options)
+            )
+    return found
+
+
 def plan_jobs(
     inputs: Iterable[Path],
     out_dir: Path,
@@ -102,45 +158,40 @@ def plan_jobs(
 
     Files named directly are always tried (a bad one gets its own error line); folders
     contribute image files by extension. The output folder is never read as input.
+    No output may resolve to any input (not only its own), so an input is never
+    overwritten; an earlier output of ours that another input would write again is left out
+    of the inputs, so a second run into the input folder does not treat it as a photo.
     """
+    found = _expand(inputs, out_dir, options, recursive)
+    candidates = [c for c in found if isinstance(c, _Candidate)]
+    planned = {c.dest_real for c in candidates if c.dest_real not in (None, c.source_real)}
+    ours = {c.source_real for c in candidates if c.source_real in planned
+            and is_our_output(c.source)}
+    sources = {c.source_real: c.source for c in candidates if c.source_real not in ours}
     jobs: list[Job] = []
     problems: list[InputProblem] = []
-    out_real = out_dir.resolve()
     seen_dest: dict[Path, Path] = {}
-    for raw in inputs:
-        path = Path(raw)
-        if path.is_dir():
-            root = path
-            found: Iterable[Path | InputProblem] = _walk(path, recursive, out_real)
-        elif path.exists() or path.is_symlink():
-            root = path.parent
-            found = [path]
-        else:
-            problems.append(InputProblem(path, "no such file or folder"))
+    for item in found:
+        if isinstance(item, InputProblem):
+            problems.append(item)
             continue
-        for item in found:
-            if isinstance(item, InputProblem):
-                problems.append(item)
-                continue
-            try:
-                dest = _dest_for(item, root, out_dir, options)
-            except OutputError as exc:
-                problems.append(InputProblem(item, exc.reason))
-                continue
-            item_real = _resolved(item)
-            if item_real is None:
-                problems.append(InputProblem(item, f"cannot read: {os.strerror(errno.ELOOP)}"))
-                continue
-            if _resolved(dest) == item_real:
-                problems.append(InputProblem(item, "output would overwrite the input; skipped"))
-                continue
-            if dest in seen_dest:
-                problems.append(
-                    InputProblem(item, f"same output name as {seen_dest[dest]}: {dest}; skipped")
-                )
-                continue
-            seen_dest[dest] = item
-            jobs.append(Job(source=item, dest=dest))
+        if item.source_real in ours:
+            continue
+        if item.dest_real == item.source_real:
+            problems.append(InputProblem(item.source, "output would overwrite the input; skipped"))
+        elif item.dest_real in sources:
+            problems.append(InputProblem(
+                item.source,
+                f"output {item.dest} would overwrite the input {sources[item.dest_real]}; skipped",
+            ))
+        elif (item.dest_real or item.dest) in seen_dest:
+            first = seen_dest[item.dest_real or item.dest]
+            problems.append(InputProblem(
+                item.source, f"same output name as {first}: {item.dest}; skipped"
+            ))
+        else:
+            seen_dest[item.dest_real or item.dest] = item.source
+            jobs.append(Job(source=item.source, dest=item.dest))
     return jobs, problems
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import re
@@ -14,7 +15,9 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from alphacut.errors import OutputError, OutputExistsError
+from alphacut.pipeline.ownership import PNG_TEXT, is_our_output, marker_params
 from alphacut.pipeline.png_encoder import write_png
+from alphacut.pipeline.regular_file import NotRegularFileError, open_regular
 
 OutputFormat = Literal["png", "webp", "webp-lossy", "jpg"]
 ExistingPolicy = Literal["error", "skip", "overwrite"]
@@ -134,8 +137,14 @@ def load_background(options: OutputOptions) -> Image.Image | None:
     """The ``--bg-image`` decoded as RGB (``render`` scales it to each frame), or None."""
     if options.bg_image is None:
         return None
-    with Image.open(options.bg_image) as bg:
-        return bg.convert("RGB")
+    from alphacut.errors import ConfigError
+
+    try:
+        with open_regular(options.bg_image) as fh, Image.open(fh) as bg:
+            return bg.convert("RGB")
+    except NotRegularFileError as exc:
+        reason = f"--bg-image {options.bg_image} is {exc.kind}, not an image file"
+        raise ConfigError(reason) from None
 
 
 def encode_params(options: OutputOptions, mode: str) -> tuple[str, dict[str, object]]:
@@ -214,14 +223,15 @@ def encode_image(
     level, see ``png_encoder``); WebP and JPEG through Pillow.
     """
     fmt, params = encode_params(options, image.mode)
+    # Every output carries alphacut's marker: --overwrite replaces only marked files.
     if fmt == "PNG":
         write_png(image, fh, level=int(params["compress_level"]), alpha=alpha,
-                  clear_hidden=not options.keep_hidden_rgb)
+                  clear_hidden=not options.keep_hidden_rgb, text=PNG_TEXT)
         return
     if alpha is not None:
         image = image.copy()
         image.putalpha(alpha)
-    image.save(fh, format=fmt, **params)
+    image.save(fh, format=fmt, **params, **marker_params(fmt))
 
 
 def write_atomic(
@@ -263,9 +273,7 @@ def _write_once(
     try:
         with os.fdopen(fd, "wb") as fh:
             encode_image(image, fh, options, alpha=alpha)
-        if options.existing != "overwrite" and path.exists():
-            raise OutputExistsError(path, "exists (use --overwrite or --skip-existing)")
-        os.replace(tmp_path, path)
+        _publish(tmp_path, path, options.existing)
     except OutputError:
         tmp_path.unlink(missing_ok=True)
         raise
@@ -280,16 +288,82 @@ def _write_once(
     return path.stat().st_size
 
 
+EXISTS_REASON = "exists (use --overwrite or --skip-existing)"
+
+
+def existing_output_action(path: Path, options: OutputOptions) -> Literal["write", "skip"]:
+    """What the existing-output policy says before any work on ``path``: write it or skip it.
+
+    Raises :class:`OutputExistsError` (no ``--overwrite``/``--skip-existing``) or
+    :class:`OutputError` (``--overwrite`` of a file alphacut did not write).
+    """
+    if not os.path.lexists(path):
+        return "write"
+    if options.existing == "skip":
+        return "skip"
+    if options.existing == "error":
+        raise OutputExistsError(path, EXISTS_REASON)
+    if not is_our_output(path):
+        raise OutputError(path, not_ours_reason(path))
+    return "write"
+
+
+def not_ours_reason(path: Path) -> str:
+    """Why an existing file that alphacut did not write is never replaced."""
+    return f"{path} exists and was not written by alphacut; it is never replaced"
+
+
+def _publish(tmp_path: Path, path: Path, existing: ExistingPolicy) -> None:
+    """Move the finished temp file to ``path``, never clobbering a file that is not ours.
+
+    Without ``--overwrite`` a hard link publishes the file only if ``path`` does not exist,
+    atomically, so a concurrent run that wrote it a moment ago is seen (and, with
+    ``--skip-existing``, counted as skipped); then the temp name is dropped.
+    """
+    if existing == "overwrite":
+        if os.path.lexists(path) and not is_our_output(path):
+            raise OutputError(path, not_ours_reason(path))
+        os.replace(tmp_path, path)
+        return
+    try:
+        os.link(tmp_path, path)
+    except FileExistsError:
+        raise OutputExistsError(path, EXISTS_REASON) from None
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        # A file system without hard links (FAT, some shares): check, then rename.
+        if os.path.lexists(path):
+            raise OutputExistsError(path, EXISTS_REASON) from None
+        os.replace(tmp_path, path)
+        return
+    tmp_path.unlink()
+
+
+_NO_HARD_LINKS = frozenset(
+    getattr(errno, name) for name in ("EPERM", "ENOTSUP", "EOPNOTSUPP", "EMLINK", "ENOSYS")
+    if hasattr(errno, name)
+)
+
+
 def check_writable(folder: Path) -> None:
-    """Create ``folder`` if needed and prove a file can be made in it (then remove it).
+    """Prove that outputs can be written to ``folder``, leaving nothing behind.
 
     Run once before a batch so an unwritable output folder costs one clear line instead of
-    a failure per image after its inference has been paid for. The probe uses the temp
-    naming, so if the process dies right here the next run cleans it up.
+    a failure per image after its inference has been paid for. An existing folder gets a
+    probe file (made, then removed; it uses the temp naming, so if the process dies right
+    here the next run cleans it up). A folder still to be made is judged by its nearest
+    existing parent and is made by the first write, so a run that fails to start (a
+    missing model) leaves no empty folder.
     """
+    if not folder.is_dir():
+        parent = next((p for p in folder.absolute().parents if p.is_dir()), None)
+        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+            reason = f"cannot write to the output folder: {os.strerror(errno.EACCES)}"
+            raise OutputError(folder, reason)
+        return
     probe = folder / f".probe.{os.getpid()}.{secrets.token_hex(4)}{TEMP_MARK}"
     try:
-        folder.mkdir(parents=True, exist_ok=True)
         fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
         os.close(fd)
         probe.unlink()

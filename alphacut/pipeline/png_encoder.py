@@ -46,12 +46,14 @@ def write_png(
     level: int = 2,
     alpha: Image.Image | None = None,
     clear_hidden: bool = False,
+    text: tuple[bytes, bytes] | None = None,
 ) -> None:
     """Encode ``image`` (mode L, RGB or RGBA; others become RGBA) as PNG into ``fh``.
 
     With ``alpha`` (mode L, same size) an RGB image is written as RGBA, interleaved band
     by band, so a full-size RGBA copy of a camera photo is never made. With
-    ``clear_hidden`` the RGB of pixels whose alpha is 0 is written as 0.
+    ``clear_hidden`` the RGB of pixels whose alpha is 0 is written as 0. ``text`` is one
+    ``(keyword, value)`` pair written as a ``tEXt`` chunk before the image data.
     """
     if alpha is not None and image.mode != "RGB":
         image = image.convert("RGB")
@@ -62,6 +64,8 @@ def write_png(
     row_bytes = width * channels
     fh.write(PNG_SIGNATURE)
     _chunk(fh, b"IHDR", struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0))
+    if text is not None:
+        _chunk(fh, b"tEXt", text[0] + b"\0" + text[1])
     compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 15, 9)
     # Bands are cropped one at a time, so no full-size copy of the photo is ever made
     # (a batch keeps several photos in flight), and the band buffers are reused.

@@ -20,6 +20,7 @@ class StatusPanel(Vertical):
         yield Static("adapter: loading model…", id="status-adapter")
         yield Static("latency –", id="status-speed")
         yield Static("RSS – · temp n/a", id="status-memory")
+        yield Static("", id="status-gpu")  # filled by live telemetry; hidden while empty
         yield Static("", id="status-events")
         yield ProgressBar(total=1, show_eta=True, id="status-progress")
         yield Static("", id="status-run")
@@ -36,20 +37,19 @@ class StatusPanel(Vertical):
         )
 
     def set_telemetry(self, snapshot: TelemetrySnapshot) -> None:
-        """RSS and peak, CPU use, and CPU/GPU temperature or "n/a" where none is exposed."""
+        """RSS and peak, CPU use and temperature, GPU load/memory/temperature ("n/a" if none)."""
         # Short enough for the 80-column layout: peak in MiB without the unit.
         peak = f"{snapshot.peak_rss_bytes / 2**20:.0f}" if snapshot.peak_rss_bytes else "n/a"
         cpu = (f" · CPU {snapshot.process_cpu_percent:.0f}%"
                if snapshot.process_cpu_percent is not None else "")
         temp = (f"{snapshot.cpu_temperature_c:.0f} °C"
                 if snapshot.cpu_temperature_c is not None else "n/a")
-        gpus = "".join(
-            f" · GPU{gpu.index} {gpu.temperature_c:.0f} °C"
-            for gpu in snapshot.gpus if gpu.temperature_c is not None
-        )
         self.query_one("#status-memory", Static).update(
-            f"RSS {_mib(snapshot.rss_bytes)} (peak {peak}){cpu} · temp {temp}{gpus}"
+            f"RSS {_mib(snapshot.rss_bytes)} (peak {peak}){cpu} · temp {temp}"
         )
+        # A line of its own: next to the CPU figures it would be cut off at 80 columns.
+        gpus = " · ".join(gpu.short() for gpu in snapshot.gpus) or "GPU n/a"
+        self.query_one("#status-gpu", Static).update(gpus)
 
     def set_events(self, text: str) -> None:
         self.query_one("#status-events", Static).update(text)

@@ -1,0 +1,252 @@
+"""The ``matting`` refine mode: re-solve alpha where the gate lets it, keep the model elsewhere.
+
+A trimap is built from the mask (band width scaled to the image); the gate
+(:mod:`alphacut.pipeline.matting_gate`) picks the regions of its unknown band that colour can
+settle; KNN matting (or closed-form matting) solves alpha there on a small working-size copy
+of the photo, and guided upsampling carries the solution to full resolution. Pixels the solve
+did not touch are exactly the ``none`` mode's, and an image with nothing to refine costs what
+``none`` costs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from PIL import Image
+from scipy import ndimage
+
+from alphacut.pipeline.guided import (
+    StripUpsampler,
+    box_mean,
+    guide_rows,
+    guided_coefficients,
+    resize_float,
+    shrink_rgb,
+    strips,
+    working_size,
+)
+from alphacut.pipeline.knn_matting import knn_alpha
+from alphacut.pipeline.matting_gate import GateDecision, gate_regions, region_size
+from alphacut.pipeline.trimap import band_half_width, uncertain_band
+
+
+@dataclass(frozen=True)
+class MattingParams:
+    """Trimap and solver settings for the ``matting`` mode."""
+
+    # Half-width of the unknown band around the mask's 0.5 contour, in mask cells (one
+    # model-output pixel scaled to the working size): the zone upsampling left uncertain.
+    band_cells: float = 2.0
+    # Mask values at or below ``low`` are known background, at or above ``high`` known
+    # foreground; values between are unknown. The foreground side is stricter (0.9, not 0.95)
+    # because a region the model gives 0.9-0.95 is a solid part it is slightly unsure of
+    # (a dark head against dark trees): left unknown, colour alone decides it and punches
+    # holes. On the background side faint values are where stray hair lies, so 0.05 stays.
+    low: float = 0.05
+    high: float = 0.9
+    # The solve runs at most at this long side. KNN matting measured better at lower
+    # resolution (its neighbourhoods reach further across gaps between strands) while
+    # hard-edged objects blur: matting-dev SAD/1000 9.65 / 9.41 / 9.36 at 512 / 384 / 320,
+    # ecssd-dev MAE 0.0347 / 0.0355 / 0.0362 (ungated). 384 sits between, and keeps the
+    # solve to a fraction of a second whatever the photo's size.
+    solve_long_side: int = 384
+    # "knn": KNN matting (Chen et al., 2013), see :mod:`alphacut.pipeline.knn_matting`.
+    # "cf": closed-form matting (Levin et al., via pymatting), which propagates only through
+    # 3x3 colour-line windows: matting-dev SAD/1000 10.35 at 512 against knn's 9.41.
+    solver: Literal["knn", "cf"] = "knn"
+    # KNN graph: neighbour counts and the weight of position against colour (positions in
+    # units of the working image's long side, so the graph does not depend on where the band
+    # lies), as in pymatting's knn_laplacian: 20 neighbours near in colour and place, then
+    # 10 near in colour almost anywhere.
+    knn_neighbours: tuple[int, ...] = (20, 10)
+    knn_spatial: tuple[float, ...] = (2.0, 0.1)
+    # Known pixels within this fraction of the long side of the band (0.02: ~8 px, six mask
+    # cells, at 384) join the graph: the colours the unknown pixels are compared with.
+    # Nearby known colours describe a strand's surroundings better than far ones, and each
+    # extra node costs neighbour queries: matting-dev SAD/1000 9.67 / 9.52 / 9.46 / 9.41 /
+    # 9.35 at 0.1 / 0.05 / 0.03 / 0.02 / 0.01 (ungated), solve time down by about half
+    # from 0.05 to 0.02.
+    knn_reach: float = 0.02
+    laplacian_eps: float = 1e-7
+    cg_maxiter: int = 500
+    # Alpha is written with 8 bits: a relative residual of 1e-4 leaves the solution well
+    # inside one grey level, and matting-dev SAD/1000 was the same (9.735) as at 1e-6 for
+    # about two thirds of the iterations.
+    cg_tol: float = 1e-4
+    # Guided upsampling of the solved alpha (radius in solve-size pixels): a small window
+    # and weak regularisation keep the solved detail.
+    upsample_radius: int = 2
+    upsample_eps: float = 1e-5
+    # Judge the band region by region (matting_gate) and solve only where colour can settle
+    # it; False re-solves the whole band, as before the gate.
+    gated: bool = True
+
+    def __post_init__(self) -> None:
+        if self.solver not in ("cf", "knn"):
+            raise ValueError(f"unknown matting solver {self.solver!r} (expected cf or knn)")
+        if len(self.knn_neighbours) != len(self.knn_spatial):
+            raise ValueError("knn_neighbours and knn_spatial need one entry per graph")
+
+
+DEFAULT_MATTING = MattingParams()
+# Matting adds what the mask could not resolve, so it needs a photo with at least this many
+# pixels per mask cell (long sides: a 320-cell mask on a 640 px photo). Nearer the mask's
+# own resolution (400 px photos, 1.25 px per cell) the upsampled mask already follows the
+# photo almost pixel for pixel; re-solving it there measured no gain on average and made
+# single images worse (see issue 13's note), so such photos keep the model's mask.
+MIN_DETAIL_SCALE = 2.0
+
+
+def trimap_from_mask(mask: np.ndarray, half_width: int, params: MattingParams) -> np.ndarray:
+    """Trimap (0 background, 1 foreground, 0.5 unknown) from a working-size mask."""
+    unknown = uncertain_band(mask, half_width, params.low, params.high)
+    trimap = np.where(mask >= 0.5, 1.0, 0.0)
+    trimap[unknown] = 0.5
+    return trimap
+
+
+def _solve_cf(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray | None:
+    """Closed-form alpha on the band's bounding box (pymatting); ``None`` if it cannot solve."""
+    from pymatting import estimate_alpha_cf
+
+    unknown = trimap == 0.5
+    ys, xs = np.nonzero(unknown)
+    pad = 4
+    y0, y1 = max(0, ys.min() - pad), min(trimap.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(trimap.shape[1], xs.max() + pad + 1)
+    crop_trimap = trimap[y0:y1, x0:x1].astype(np.float64)
+    if not ((crop_trimap == 1.0).any() and (crop_trimap == 0.0).any()):
+        return None
+    try:
+        solved = estimate_alpha_cf(
+            image[y0:y1, x0:x1].astype(np.float64),
+            crop_trimap,
+            laplacian_kwargs={"epsilon": params.laplacian_eps},
+            cg_kwargs={"maxiter": params.cg_maxiter},
+        )
+    except ValueError:
+        # pymatting raises ValueError when conjugate gradients do not converge.
+        return None
+    alpha = trimap.astype(np.float32)
+    alpha[y0:y1, x0:x1] = solved
+    return alpha
+
+
+def solve_band(
+    image: np.ndarray, trimap: np.ndarray, mask: np.ndarray, params: MattingParams
+) -> np.ndarray:
+    """Alpha in the trimap's unknown band with ``params.solver``; known pixels stay 0 or 1.
+
+    Where the band has nothing to propagate from (no known foreground or no known background
+    nearby) or the solver does not converge, the model's own soft values are kept.
+    """
+    fallback = np.where(trimap == 0.5, mask, trimap).astype(np.float32)
+    if not (trimap == 0.5).any():
+        return fallback
+    if params.solver == "knn":
+        solved = knn_alpha(image, trimap, params)
+    else:
+        solved = _solve_cf(image, trimap, params)
+    return fallback if solved is None else solved
+
+
+def blend_upsample(
+    alpha: np.ndarray,
+    image: np.ndarray,
+    weight: np.ndarray,
+    base: np.ndarray,
+    rgb: Image.Image,
+    params: MattingParams,
+) -> Image.Image:
+    """``base`` (full-size uint8) with the guided upsampling of ``alpha`` mixed in by ``weight``.
+
+    ``alpha``, ``image`` and ``weight`` share the working size. Only full-resolution rows
+    where ``weight`` is non-zero are filtered; the rest of ``base`` is returned untouched.
+    """
+    coeff_a, coeff_b = guided_coefficients(
+        image, alpha, params.upsample_radius, params.upsample_eps
+    )
+    maps = [coeff_a[..., c] for c in range(3)] + [coeff_b, weight]
+    up = StripUpsampler((alpha.shape[1], alpha.shape[0]), rgb.size)
+    out = base.copy()
+    scale_y, scale_x = alpha.shape[0] / rgb.height, alpha.shape[1] / rgb.width
+    for y0, y1 in strips(rgb.height):
+        # Only the columns where the weight is non-zero are filtered; bilinear support reaches
+        # one working pixel past them either side.
+        lo, hi = max(0, int(y0 * scale_y) - 1), min(alpha.shape[0], int(y1 * scale_y) + 2)
+        columns = np.flatnonzero(weight[lo:hi].any(axis=0))
+        if columns.size == 0:
+            continue
+        x0 = max(0, int((columns[0] - 1) / scale_x))
+        x1 = min(rgb.width, int((columns[-1] + 2) / scale_x) + 1)
+        if alpha.shape == base.shape:
+            value = alpha[y0:y1, x0:x1].copy()
+        else:
+            guide = guide_rows(rgb, y0, y1, x0, x1)
+            value = up.rows(maps[3], y0, y1, x0, x1).copy()
+            for c in range(3):
+                value += up.rows(maps[c], y0, y1, x0, x1) * guide[..., c]
+        mix = up.rows(maps[4], y0, y1, x0, x1)
+        rows = base[y0:y1, x0:x1].astype(np.float32)
+        value = rows + (value * 255.0 - rows) * mix + 0.5
+        np.clip(value, 0, 255, out=value)
+        out[y0:y1, x0:x1] = value.astype(np.uint8)
+    return Image.fromarray(out, "L")
+
+
+def matting_with_decision(
+    mask: np.ndarray, rgb: Image.Image, params: MattingParams = DEFAULT_MATTING
+) -> tuple[Image.Image, GateDecision]:
+    """The ``matting`` mode's alpha, and the gate's decision for this image."""
+    from alphacut.pipeline.matte import upsample_alpha
+
+    size = working_size(rgb.size, params.solve_long_side)
+    if params.gated and max(rgb.size) < MIN_DETAIL_SCALE * max(mask.shape):
+        reason = "photo near the mask's resolution"
+        return upsample_alpha(mask, rgb.size), GateDecision.skipped(size[::-1], reason)
+    target = resize_float(mask, size)
+    trimap = trimap_from_mask(target, band_half_width(size, mask.shape, params.band_cells), params)
+    unknown = trimap == 0.5
+    if params.gated:
+        # The gate reads colours only where it has to; a band-free mask needs no photo.
+        image = shrink_rgb(rgb, size) if unknown.any() else np.zeros(target.shape + (3,))
+        decision = gate_regions(
+            image,
+            target,
+            unknown,
+            cell=max(size[0] / mask.shape[1], size[1] / mask.shape[0]),
+            band_cells=params.band_cells,
+            low=params.low,
+            high=params.high,
+        )
+    else:
+        image = shrink_rgb(rgb, size)
+        decision = GateDecision(unknown, 1, 1, 0, 0, 0)
+    base = upsample_alpha(mask, rgb.size)
+    if not decision.solve:
+        return base, decision
+    if params.gated:
+        # The band is solved within a region's reach of the accepted regions, so each sees
+        # the confident pixels on both sides of it and the strands around it; further off,
+        # the band is cut at the model's 0.5 contour, which costs the solve nothing. Only
+        # accepted regions -- and the confident pixels the solve snapped to 0 or 1 beside
+        # them, feathered over the upsampling window -- replace the model's alpha.
+        reach = 2 * region_size(target.shape) + 1
+        near = ndimage.maximum_filter(decision.refine, size=reach)
+        trimap = np.where(unknown & ~near, np.where(target >= 0.5, 1.0, 0.0), trimap)
+    solved = solve_band(image, trimap, target, params)
+    if params.gated:
+        feather = box_mean(decision.refine.astype(np.float32), params.upsample_radius)
+        weight = np.clip(feather * 2.0, 0.0, 1.0)
+    else:
+        weight = np.ones_like(target)
+    return blend_upsample(solved, image, weight, np.asarray(base), rgb, params), decision
+
+
+def refine_matting(
+    mask: np.ndarray, rgb: Image.Image, params: MattingParams = DEFAULT_MATTING
+) -> Image.Image:
+    """Trimap from the mask, matting where the gate allows (``params.solver``), upsampling."""
+    return matting_with_decision(mask, rgb, params)[0]
