@@ -54,6 +54,8 @@ def _read_local(path: str) -> bytes:
         raise InputError(path, exc.reason) from None
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory") from None
     except OSError as exc:
         raise InputError(path, f"cannot read: {exc.strerror or exc}") from None
 
