@@ -18,7 +18,7 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     from alphacut.engines.ray_worker import WorkerSettings
     from alphacut.errors import AlphacutError, ConfigError, OutputExistsError
     from alphacut.pipeline.batch import JobResult, error_text
-    from alphacut.pipeline.output import EXISTS_REASON, existing_output_action
+    from alphacut.pipeline.ownership import EXISTS_REASON, existing_output_action
     from alphacut.report import BatchReporter
     from alphacut.resources import process_launched
 
@@ -51,7 +51,7 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
             jobs, problems = _plan_local(args, out_opts)
 
             def policy(job: Any) -> str:
-                return existing_output_action(Path(job.dest), out_opts)
+                return existing_output_action(Path(job.dest), out_opts.existing)
     except AlphacutError as exc:
         print(f"alphacut remove: error: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, ConfigError) else 1

@@ -25,10 +25,10 @@ from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
     OutputOptions,
     clean_stray_temps,
-    existing_output_action,
     load_background,
     save_output,
 )
+from alphacut.pipeline.ownership import existing_output_action
 from alphacut.pipeline.remover import Cutout, Remover, StageTimings
 
 Status = Literal["done", "skipped", "failed", "cancelled"]
@@ -109,7 +109,7 @@ class BatchRunner:
     # -- stages ---------------------------------------------------------------------------
     def _prepare(self, job: Job) -> _Prepared | None:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
-        if existing_output_action(job.dest, self.output) == "skip":
+        if existing_output_action(job.dest, self.output.existing) == "skip":
             return None
         timings = StageTimings()
         start = time.perf_counter()

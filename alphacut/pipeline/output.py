@@ -15,7 +15,13 @@ import numpy as np
 from PIL import Image, ImageColor
 
 from alphacut.errors import OutputError, OutputExistsError
-from alphacut.pipeline.ownership import PNG_TEXT, is_our_output, marker_params
+from alphacut.pipeline.ownership import (
+    EXISTS_REASON,
+    PNG_TEXT,
+    is_our_output,
+    marker_params,
+    not_ours_reason,
+)
 from alphacut.pipeline.png_encoder import write_png
 from alphacut.pipeline.regular_file import NotRegularFileError, open_regular
 
@@ -286,31 +292,6 @@ def _write_once(
         tmp_path.unlink(missing_ok=True)
         raise
     return path.stat().st_size
-
-
-EXISTS_REASON = "exists (use --overwrite or --skip-existing)"
-
-
-def existing_output_action(path: Path, options: OutputOptions) -> Literal["write", "skip"]:
-    """What the existing-output policy says before any work on ``path``: write it or skip it.
-
-    Raises :class:`OutputExistsError` (no ``--overwrite``/``--skip-existing``) or
-    :class:`OutputError` (``--overwrite`` of a file alphacut did not write).
-    """
-    if not os.path.lexists(path):
-        return "write"
-    if options.existing == "skip":
-        return "skip"
-    if options.existing == "error":
-        raise OutputExistsError(path, EXISTS_REASON)
-    if not is_our_output(path):
-        raise OutputError(path, not_ours_reason(path))
-    return "write"
-
-
-def not_ours_reason(path: Path) -> str:
-    """Why an existing file that alphacut did not write is never replaced."""
-    return f"{path} exists and was not written by alphacut; it is never replaced"
 
 
 def _publish(tmp_path: Path, path: Path, existing: ExistingPolicy) -> None:
