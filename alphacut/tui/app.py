@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -68,6 +71,19 @@ class AlphacutApp(App[int]):
         self.bench_screen = _bench_screen_factory()
         # Set by the main screen: called whenever ``remover`` or ``model_error`` changes.
         self.remover_changed: Callable[[], None] = lambda: None
+
+    def on_mount(self) -> None:
+        # A dropped SSH connection hangs the session up. Dying of SIGHUP would cut the
+        # image being written in half; instead the batch stops after it and the app quits.
+        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+
+    def hang_up(self) -> None:
+        """The terminal went away: finish the current image, write nothing more, quit."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.stop_batch()
+        self.exit()
 
     def get_default_screen(self) -> Screen:
         return MainScreen(self.directory)

@@ -544,6 +544,10 @@ class MainScreen(ReviewQueueActions, Screen[None]):
         if self.session.exit_when_idle:
             self.app.exit()
 
+    def stop_batch(self) -> None:
+        """Stop a run after the image being written (no-op when nothing runs)."""
+        self._cancel.set()
+
     def action_cancel(self) -> None:
         filter_field = self.query_one("#filter", Input)
         if filter_field.display:
