@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from known_pictures import disc, stripes, transitions
 from PIL import Image, ImageDraw
 from terminal_harness import X_TOOLS, app_env, missing, start_xterm, x_display
 
@@ -32,21 +33,9 @@ COLS, ROWS = 120, 36
 MAX_COLOUR_ERROR = 0.10
 
 
-def stripes(size: int = 480, width: int = 12) -> Image.Image:
-    """Vertical red/blue stripes: 40 of them, 39 red↔blue transitions plus two edges."""
-    x = np.arange(size)
-    red = (x // width) % 2 == 0
-    pixels = np.zeros((size, size, 3), np.uint8)
-    pixels[:, red, 0] = 255
-    pixels[:, ~red, 2] = 255
-    return Image.fromarray(pixels)
-
-
 def write_photos(folder: Path) -> None:
     folder.mkdir(parents=True)
-    disc = Image.new("RGB", (480, 480), (0, 0, 255))
-    ImageDraw.Draw(disc).ellipse((120, 120, 360, 360), fill=(255, 0, 0))
-    disc.save(folder / "a_disc.png")
+    disc().save(folder / "a_disc.png")
     stripes().save(folder / "b_stripes.png")
     quads = Image.new("RGB", (400, 300), (0, 160, 0))
     ImageDraw.Draw(quads).rectangle((200, 0, 400, 150), fill=(250, 220, 0))
@@ -137,12 +126,6 @@ def red_edges(row: np.ndarray) -> tuple[int, int]:
     """First and last column where red clearly beats blue."""
     red = np.flatnonzero(row[:, 0] > row[:, 2] + 80)
     return (int(red[0]), int(red[-1])) if red.size else (-1, -1)
-
-
-def transitions(row: np.ndarray) -> int:
-    """Red↔blue changes along a row of pixels (neither colour clearly: skipped)."""
-    labels = [1 if r > b + 80 else 0 for r, _, b in row if abs(int(r) - int(b)) > 80]
-    return sum(1 for a, b in zip(labels, labels[1:], strict=False) if a != b)
 
 
 def debris(shot: np.ndarray, expected: Expected, cell: tuple[int, int]) -> float:

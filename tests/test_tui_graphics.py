@@ -119,11 +119,13 @@ def test_kitty_only_where_unicode_placeholders_work() -> None:
     assert choose("auto", new).mode == "kitty"
     unnamed = choose("auto", _terminal("\x1b_Gi=31;OK\x1b\\\x1b[?62;c"))
     assert unnamed.mode == "halfcell" and unnamed.reason.startswith("the terminal speaks")
+    inside = _terminal("\x1b[?1;2c", "tmux")  # tmux that does not answer XTVERSION
+    assert choose("auto", inside).reason.startswith("the terminal through tmux reports")
 
 
 def test_tmux_gets_halfcell_or_sixel_when_it_passes_sixel() -> None:
     plain = choose("auto", _terminal(TMUX_33, "tmux"))
-    assert plain.mode == "halfcell" and "through tmux" in plain.reason
+    assert plain.mode == "halfcell" and plain.reason.startswith("tmux 3.3 reports neither")
     assert "3.4" in plain.reason
     sixel_tmux = _terminal("\x1bP>|tmux 3.4\x1b\\\x1b[?1;2;4c", "tmux")
     assert choose("auto", sixel_tmux).mode == "sixel"

@@ -143,8 +143,8 @@ def advise(isa: CpuIsa, int8_speedup: float | None = None, where: str = "") -> P
         on = f" on {where}" if where else ""
         int8 = f"int8: {int8_speedup:.1f}\u00d7 fp32 speed here{on} ({why})"
     elif unit:
-        int8 = (f"int8: {why} units present, not measured yet "
-                "(alphacut providers --model u2netp-int8)")
+        int8 = (f"int8: {why} units present, not measured yet (run alphacut providers "
+                "with --model u2netp and --model u2netp-int8)")
     elif isa.known:
         int8 = "int8: no VNNI on this CPU (expect ~1.2\u00d7 at best)"
     else:

@@ -373,14 +373,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     mae_for = [n for n in args.mae.split(",") if n]
     results = measure(variants, model, args.data, images=args.images, rounds=args.rounds,
                       mae_for=mae_for)
-    render(results, f"{args.images} images x {args.rounds} rounds, ratio = time / {BASELINE}")
+    from alphacut.accel.cpu_isa import detect
+
+    isa = detect()  # the kernels' code paths, hence every ratio, depend on it
+    render(results, f"{args.images} images x {args.rounds} rounds, ratio = time / {BASELINE}; "
+                    f"CPU {isa.cpu_class}: {isa.summary()}")
     if args.create_rounds:
         times = create_times(model, args.create_rounds)
         creates = {n: t.summary(times["create:cpu"]) for n, t in times.items()}
         render(creates, "session create ms, ratio = time / CPU EP create")
         results.update(creates)
     if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+        args.json.write_text(json.dumps({**results, "cpu": isa.as_record()}, indent=2))
     return 0
 
 

@@ -201,11 +201,13 @@ class Remover:
             confidence=confidence,
         )
 
-    def remove(self, image: Image.Image | Path | str) -> Cutout:
-        """Remove the background of one image (a path or a Pillow image)."""
+    def remove(self, image: Image.Image | Path | str | DecodedImage) -> Cutout:
+        """Remove the background of one image (a path, a decoded image or a Pillow image)."""
         timings = StageTimings()
         start = time.perf_counter()
-        if isinstance(image, (str, Path)):
+        if isinstance(image, DecodedImage):
+            decoded = image
+        elif isinstance(image, (str, Path)):
             decoded = decode(Path(image), max_pixels=self.options.max_pixels)
         else:
             from alphacut.pipeline.decode import to_rgb8

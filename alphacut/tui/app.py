@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import signal
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -14,7 +17,7 @@ from alphacut.errors import AlphacutError, ConfigError
 from alphacut.models.store import ModelStore, ResolvedModel
 from alphacut.paths import AppPaths
 from alphacut.pipeline.output import OutputOptions, parse_color
-from alphacut.pipeline.remover import Remover
+from alphacut.pipeline.remover import RemoveOptions, Remover
 
 # Imported before the app starts: textual-image asks the terminal what it supports at import.
 from alphacut.tui import graphics as _graphics  # noqa: F401
@@ -69,6 +72,19 @@ class AlphacutApp(App[int]):
         # Set by the main screen: called whenever ``remover`` or ``model_error`` changes.
         self.remover_changed: Callable[[], None] = lambda: None
 
+    def on_mount(self) -> None:
+        # A dropped SSH connection hangs the session up. Dying of SIGHUP would cut the
+        # image being written in half; instead the batch stops after it and the app quits.
+        with contextlib.suppress(AttributeError, NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.hang_up)
+
+    def hang_up(self) -> None:
+        """The terminal went away: finish the current image, write nothing more, quit."""
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                screen.stop_batch()
+        self.exit()
+
     def get_default_screen(self) -> Screen:
         return MainScreen(self.directory)
 
@@ -112,6 +128,22 @@ class AlphacutApp(App[int]):
             return ModelStore(self.paths).resolve(self.settings.model)
         except AlphacutError:
             return None
+
+    def cached_models(self) -> list[str]:
+        """Models whose files are in the cache (checked by size; opening verifies sha256)."""
+        store = ModelStore(self.paths)
+        present = []
+        for name in store.names():
+            spec = store.spec(name)
+            path = store.path_for(spec)
+            if path.is_file() and path.stat().st_size == spec.size:
+                present.append(name)
+        return present
+
+    def open_remover(self, model: str, options: RemoveOptions) -> Remover:
+        """Another verified model on the chosen provider (for re-runs); raises AlphacutError."""
+        return Remover.open(model, provider=self.settings.provider, options=options,
+                            store=ModelStore(self.paths))
 
     # -- model --------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="model")

@@ -70,22 +70,25 @@ def choose(setting: str, terminal: TerminalGraphics) -> GraphicsChoice:
     if setting != "auto":
         return GraphicsChoice(setting, f"{setting} was chosen (--graphics or the g key)")
     report = terminal.report
-    via = f" through {terminal.multiplexer}" if terminal.multiplexer else ""
+    name, version = report.program()
+    # XTVERSION names the program that answered: over SSH that is how tmux shows itself.
+    who = f"{name} {_dotted(version)}".strip() if name else "the terminal"
+    mux = terminal.multiplexer or ("tmux" if name == "tmux" else "")
+    if mux and name != mux:
+        who += f" through {mux}"
     if report.sixel:
-        return GraphicsChoice("sixel", f"the terminal{via} reports sixel graphics (DA1 4)")
+        return GraphicsChoice("sixel", f"{who} reports sixel graphics (DA1 4)")
     if report.kitty:
-        name, version = report.program()
         if kitty_placeholders(name, version):
-            return GraphicsChoice("kitty", f"{name} {_dotted(version)}{via} answered the Kitty "
-                                  "graphics query and draws unicode placeholders")
-        shown = f"{name} {_dotted(version)}".strip() or "the terminal"
-        return GraphicsChoice("halfcell", f"{shown}{via} speaks Kitty graphics but not its "
-                              "unicode placeholders (kitty ≥ 0.28, Ghostty), which textual-image "
+            return GraphicsChoice("kitty", f"{who} answered the Kitty graphics query and "
+                                  "draws unicode placeholders")
+        return GraphicsChoice("halfcell", f"{who} speaks Kitty graphics but not its unicode "
+                              "placeholders (kitty ≥ 0.28, Ghostty), which textual-image "
                               "draws with")
     if not report.answered:
         return GraphicsChoice("halfcell", f"no graphics protocol known: {report.note}")
-    reason = f"the terminal{via} reports neither sixel nor Kitty graphics"
-    if terminal.multiplexer == "tmux":
+    reason = f"{who} reports neither sixel nor Kitty graphics"
+    if mux == "tmux":
         reason += " (tmux passes sixel from 3.4 when built with it)"
     return GraphicsChoice("halfcell", reason)
 
