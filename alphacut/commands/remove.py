@@ -57,8 +57,8 @@ def add_review_options(p: argparse.ArgumentParser) -> None:
                    help="flag cutouts whose confidence (0..1) is below X for review "
                         "(default: 0.5, more likely wrong than right)")
     p.add_argument("--second-opinion", default=None, metavar="MODEL",
-                   help="re-run only the flagged images with MODEL (e.g. u2net) and keep the "
-                        "cutout with the clearly higher confidence")
+                   help="re-run only the flagged images with a stronger MODEL (e.g. u2net); "
+                        "its cutout replaces the first unless it is much less sure of it")
 
 
 def _unit_interval(text: str) -> float:

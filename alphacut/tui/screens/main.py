@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -25,6 +26,7 @@ from alphacut.errors import AlphacutError
 from alphacut.pipeline.batch import BatchRunner
 from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.tui import messages as msg
+from alphacut.tui import review_queue
 from alphacut.tui.adapter_choices import ProbeReport, probe_all
 from alphacut.tui.graphics import TERMINAL, choose, describe, next_mode
 from alphacut.tui.listing import FileStatus, walk_images
@@ -39,6 +41,11 @@ from alphacut.tui.screens.adapter_picker import AdapterPicker
 from alphacut.tui.screens.confirm_quit import ConfirmQuit
 from alphacut.tui.screens.help import HelpScreen
 from alphacut.tui.screens.output_settings import OutputSettingsScreen
+from alphacut.tui.screens.review_actions import (
+    REVIEW_PALETTE,
+    ReviewQueueActions,
+    review_queue_note,
+)
 from alphacut.tui.widgets.file_browser import FileBrowser
 from alphacut.tui.widgets.preview_pane import PreviewPane
 from alphacut.tui.widgets.status_panel import StatusPanel
@@ -68,10 +75,11 @@ PALETTE: tuple[tuple[str, str, str], ...] = (
     ("bench", "Benchmark", "Open the benchmark screen"),
     ("help", "Help", "Show every key"),
     ("request_quit", "Quit", "Leave alphacut (asks while a run is active)"),
+    *REVIEW_PALETTE,
 )
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReviewQueueActions, Screen[None]):
     """Browse, mark, preview, run and watch."""
 
     BINDINGS = [
@@ -84,6 +92,12 @@ class MainScreen(Screen[None]):
         Binding("full_stop", "toggle_hidden", "Hidden", show=False),
         Binding("r", "run", "Run"),
         Binding("escape,c", "cancel", "Cancel"),
+        Binding("n", "next_review", "Next review", show=False),
+        Binding("exclamation_mark", "review_filter", "Review only", show=False),
+        Binding("e", "rerun", "Re-run", show=False),
+        Binding("v", "compare", "Compare", show=False),
+        Binding("K", "keep_candidate", "Keep", show=False),
+        Binding("X", "discard_candidate", "Discard", show=False),
         Binding("m", "cycle_view", "View"),
         Binding("g", "cycle_graphics", "Graphics", show=False),
         Binding("p", "adapters", "Adapter"),
@@ -95,6 +109,7 @@ class MainScreen(Screen[None]):
 
     running: reactive[bool] = reactive(False)
     view_mode: reactive[str] = reactive("side")
+    show_candidate: reactive[bool] = reactive(False)
 
     def __init__(self, start_dir: Path) -> None:
         super().__init__()
@@ -116,6 +131,8 @@ class MainScreen(Screen[None]):
         self._batch_counts: dict[str, int] = {}
         self._latencies: list[float] = []
         self._picker: AdapterPicker | None = None
+        # Re-run cutouts waiting for the user's choice, by source file.
+        self.candidates: dict[Path, review_queue.Candidate] = {}
         self._mask_model = ""
 
     @property
@@ -300,6 +317,9 @@ class MainScreen(Screen[None]):
         source = self.previews.get(path)
         if source is None:
             return
+        candidate = self.candidates.get(path) if self.show_candidate else None
+        if candidate is not None and candidate.mask is not None:
+            source = dataclasses.replace(source, mask=candidate.mask)
         background = self.session.background_rgb()
         image = compose_view(source, self.view_mode, pane.box_pixels(), background)  # type: ignore[arg-type]
         width, height = source.full_size
@@ -308,6 +328,7 @@ class MainScreen(Screen[None]):
             state += " (computing mask…)" if self.remover else " (model loading…)"
         status = self.statuses.get(path)
         info = f"{width}×{height}" + (f"   {status.describe()}" if status else "")
+        info += review_queue_note(self.candidates.get(path), self.show_candidate)
         pane.show(image, f"[b]{escape(path.name)}[/b]   {state}", escape(info))
         started = self._highlighted_at.get(path)
         if started is not None:
@@ -416,6 +437,17 @@ class MainScreen(Screen[None]):
                   and not any(p.path == f for p in problems)]
         return jobs, notes
 
+    def _plan_and_say(self, files: list[Path]) -> list[Job]:
+        """:meth:`_plan`, with its problems shown as notifications."""
+        try:
+            jobs, notes = self._plan(files)
+        except AlphacutError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return []
+        for note in notes:
+            self.notify(note, severity="warning", markup=False)
+        return jobs
+
     def action_run(self) -> None:
         if self.running:
             self.notify("a run is already active", severity="warning")
@@ -430,13 +462,7 @@ class MainScreen(Screen[None]):
                 self.notify("mark files with space or a, or highlight one", severity="warning")
                 return
             files = [entry.path]
-        try:
-            jobs, notes = self._plan(files)
-        except AlphacutError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        for note in notes:
-            self.notify(note, severity="warning", markup=False)
+        jobs = self._plan_and_say(files)
         if not jobs:
             return
         for job in jobs:
@@ -481,7 +507,7 @@ class MainScreen(Screen[None]):
         result = event.result
         source = result.job.source
         if result.status == "done":
-            self.statuses[source] = FileStatus("done", ms=result.timings.total)
+            self.statuses[source] = self._status_for(result)
             self._latencies.append(result.timings.total)
         else:
             self.statuses[source] = FileStatus(result.status, reason=result.error)
