@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -117,7 +117,7 @@ class RemoveActor:
             from alphacut.engines.locations import open_uri
 
             self.out_root = open_uri(settings.out_uri)
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        self.worker = f"{platform.node()}:{os.getpid()}"
         self.node = _node_id()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
