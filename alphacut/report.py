@@ -156,8 +156,20 @@ class BatchReporter:
                              f"{v.second.score:.2f}"
                              for v in changed if v.second is not None)), file=self.err)
 
-    def summary_line(self, done: int, skipped: int, failed: int, events: list[str]) -> None:
-        """The closing summary: counts, fallback events and the failures again."""
+    def summary_line(
+        self,
+        done: int,
+        skipped: int,
+        failed: int,
+        events: list[str],
+        *,
+        engine: dict[str, object] | None = None,
+    ) -> None:
+        """The closing summary: counts, fallback events and the failures again.
+
+        ``engine`` describes how the batch ran (engine name, start-up, peak memory...); it
+        appears in the JSON summary, and as one line when it names Ray workers.
+        """
         elapsed = time.perf_counter() - self._start
         rate = done / elapsed if elapsed > 0 and done else 0.0
         if self.json_lines:
@@ -166,10 +178,15 @@ class BatchReporter:
                         "fallback": events, "failures": self._failures,
                         "review": [{"input": path, "reason": reason}
                                    for path, reason in self.flagged.items()],
-                        "review_below": self.review_below})
+                        "review_below": self.review_below,
+                        **({"engine": engine} if engine else {})})
             return
         print(f"done {done}, skipped {skipped}, failed {failed} in {elapsed:.1f} s "
               f"({rate:.2f} images/s)", file=self.err)
+        if engine and engine.get("engine") == "ray":
+            print(f"ray: {engine['workers']} worker(s) x {engine['threads']} thread(s) on "
+                  f"{engine['nodes']} node(s), start-up {engine['startup_s']} s, "
+                  f"{engine['processing_images_per_s']} images/s once running", file=self.err)
         for event in events:
             print(f"fallback: {event}", file=self.err)
         if self.flagged:

@@ -42,7 +42,7 @@ def test_bench_command_modules_import_nothing_heavy() -> None:
     code = (
         "import sys, alphacut.cli as c; c.build_parser(); "
         "heavy = [m for m in ('numpy', 'onnxruntime', 'PIL', 'textual', 'py_sod_metrics', "
-        "'plotext', 'rich') if m in sys.modules]; print(heavy)"
+        "'plotext', 'rich', 'ray', 'pyarrow') if m in sys.modules]; print(heavy)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -190,7 +190,7 @@ def test_help_imports_nothing_heavy() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = ('onnxruntime', 'textual', 'numpy', 'PIL', 'rich')\n"
+        "heavy = ('onnxruntime', 'textual', 'numpy', 'PIL', 'rich', 'ray', 'pyarrow')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
@@ -204,3 +204,14 @@ def test_python_dash_m_and_console_script_agree() -> None:
         [sys.executable, "-m", "alphacut", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == f"alphacut {alphacut.__version__}"
+
+
+def test_only_engines_import_ray() -> None:
+    # Ray is an optional extra: everything else must work without it installed.
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if path.relative_to(PACKAGE).parts[0] != "engines"
+        and {"ray", "pyarrow"} & _imports(path)
+    ]
+    assert offenders == []

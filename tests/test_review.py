@@ -15,7 +15,7 @@ from alphacut.pipeline.confidence import Confidence
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import OutputOptions, write_atomic
 from alphacut.pipeline.remover import Cutout
-from alphacut.pipeline.second_opinion import MARGIN, flagged, second_opinion
+from alphacut.pipeline.second_opinion import GUARD, flagged, second_opinion
 from alphacut.report import BatchReporter
 
 
@@ -101,7 +101,7 @@ def test_second_opinion_reruns_exactly_the_flagged_files(
     reruns = [Path(r["input"]).name for r in records if r["type"] == "second_opinion"]
     assert reruns == ["noise.png"]
     (rerun,) = [r for r in records if r["type"] == "second_opinion"]
-    assert rerun["kept"] == "first" and rerun["changed"] is False  # same model, same score
+    assert rerun["kept"] == "second" and rerun["changed"] is True  # as sure: replaced
     assert main([*args, "--overwrite", "--review-below", "0"]) == 0
     assert not [r for r in _records(capsys.readouterr().out) if r["type"] == "second_opinion"]
 
@@ -157,19 +157,21 @@ def _alpha(path: Path) -> int:
         return image.getchannel("A").getextrema()[1]
 
 
-def test_only_flagged_files_are_rerun_and_only_clear_wins_replace(tmp_path: Path) -> None:
+def test_only_flagged_files_are_rerun_and_a_much_less_sure_second_is_refused(
+    tmp_path: Path,
+) -> None:
     results = _first_pass(tmp_path, {"a.jpg": 0.9, "b.jpg": 0.2, "c.jpg": 0.4, "d.jpg": None,
                                      "e.jpg": 0.1, "f.jpg": 0.3})
-    model = FakeSecondModel({"b.jpg": 0.8, "c.jpg": 0.4 + MARGIN / 2, "e.jpg": 0.05})
+    model = FakeSecondModel({"b.jpg": 0.8, "c.jpg": 0.39 - GUARD, "e.jpg": 0.1 - GUARD / 2})
     verdicts = list(second_opinion(model, results, OutputOptions(), below=0.5, model="fake"))
     assert model.calls == ["b.jpg", "c.jpg", "e.jpg", "f.jpg"]
     assert [r.job.source.name for r in flagged(results, 0.5)] == model.calls
     kept = {v.source.name: v.kept for v in verdicts}
-    assert kept == {"b.jpg": "second", "c.jpg": "first", "e.jpg": "first", "f.jpg": "first"}
+    assert kept == {"b.jpg": "second", "c.jpg": "first", "e.jpg": "second", "f.jpg": "first"}
     assert [v.source.name for v in verdicts if v.error] == ["f.jpg"]  # its crash kept the first
     out = tmp_path / "out"
-    assert _alpha(out / "b.png") == 255  # replaced by the second model's cutout
-    assert all(_alpha(out / f"{n}.png") == 0 for n in "acef")  # untouched
+    assert _alpha(out / "b.png") == 255 and _alpha(out / "e.png") == 255  # replaced
+    assert all(_alpha(out / f"{n}.png") == 0 for n in "acf")  # untouched
 
 
 def test_reporter_updates_the_review_list_after_a_second_opinion(tmp_path: Path) -> None:
@@ -181,7 +183,7 @@ def test_reporter_updates_the_review_list_after_a_second_opinion(tmp_path: Path)
     for result in results:
         reporter._plain(result)
     assert list(reporter.flagged) == [str(tmp_path / "b.jpg"), str(tmp_path / "c.jpg")]
-    model = FakeSecondModel({"b.jpg": 0.95, "c.jpg": 0.2})
+    model = FakeSecondModel({"b.jpg": 0.95, "c.jpg": 0.3 - GUARD - 0.01})
     with reporter.second_opinion("fake", 2) as verdict:
         for outcome in second_opinion(model, results, OutputOptions(), below=0.5, model="fake"):
             verdict(outcome)

@@ -7,8 +7,9 @@ image: SAD/1000 and MAE for ``none`` and for the default, none's IoU at 0.5, and
 matting gate decided. The model runs once per image; both alphas come from that one mask.
 An image where the default is worse than none is marked ``worse``; one beyond issue 13's
 bounds (SAD more than 3 % worse, or MAE more than 0.005 worse) is marked ``WORSE!``.
-Salient-object masks are binarised at 128 (graded PASCAL-S masks included), as
-``bench quality`` does; mattes are compared as they are.
+A ground truth with real partial opacity (:func:`alphacut.bench.metrics.is_matte`: true
+mattes, and graded PASCAL-S masks with enough grey) is compared as it is; any other is
+binarised at 128. IoU always thresholds both sides at 0.5 (128).
 """
 
 from __future__ import annotations

@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from alphacut.models.catalogue import DEFAULT_MODEL
-
-MB = 1024 * 1024
+from alphacut.resources import MB, peak_rss_mb
 
 
 @dataclass(frozen=True)
@@ -58,19 +57,6 @@ def rss_mb() -> float:
     import psutil
 
     return psutil.Process().memory_info().rss / MB
-
-
-def peak_rss_mb() -> float:
-    """The process's RSS high-water mark (``ru_maxrss``; ``peak_wset`` on Windows)."""
-    try:
-        import resource
-    except ImportError:  # Windows
-        import psutil
-
-        info = psutil.Process().memory_info()
-        return getattr(info, "peak_wset", info.rss) / MB
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / MB if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
 
 
 def slope_per_100(samples: Sequence[float]) -> float:

@@ -12,16 +12,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from alphacut.bench.confidence_scores import ConfidenceScores, score_confidence
 from alphacut.bench.metrics import MetricSet, is_matte, worst
 from alphacut.errors import AlphacutError, InputError
 from alphacut.models.catalogue import DEFAULT_MODEL
 
+if TYPE_CHECKING:
+    from alphacut.pipeline.batch import JobResult
+
 ProgressCallback = Callable[[int, int, str], None]
 TOOLS: tuple[str, ...] = ("alphacut", "rembg")
+SECOND_TOOL = "second-opinion"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,9 @@ class QualitySettings:
     rembg_bin: str | None = None
     masks_dir: Path | None = None
     limit: int | None = None
+    confidence: bool = False
+    second_opinion: str | None = None
+    review_below: float = 0.5
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -53,6 +62,9 @@ class QualitySettings:
             "vs_rembg": self.vs_rembg,
             "masks_dir": str(self.masks_dir) if self.masks_dir else None,
             "limit": self.limit,
+            "confidence": self.confidence,
+            "second_opinion": self.second_opinion,
+            "review_below": self.review_below,
         }
 
 
@@ -87,6 +99,7 @@ class QualityReport:
     mask_difference: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     started: str = ""
+    confidence: ConfidenceScores | None = None
 
     @property
     def mean_mask_difference(self) -> float | None:
@@ -112,6 +125,8 @@ class QualityReport:
                     row[f"{tool}_{key}"] = round(value, 6)
             if sample.name in self.mask_difference:
                 row["mask_mean_abs_diff"] = round(self.mask_difference[sample.name], 6)
+            if self.confidence and sample.name in self.confidence.per_image:
+                row["alphacut_confidence"] = round(self.confidence.per_image[sample.name], 4)
             rows.append(row)
         return rows
 
@@ -127,7 +142,23 @@ class QualityReport:
             "mask_mean_abs_diff": None if mad is None else round(mad, 5),
             "worst": [{"image": name, **row} for name, row in self.worst()],
             "problems": self.problems,
+            "confidence": self.confidence.as_dict() if self.confidence else None,
+            "second_opinion": self.second_opinion_summary(),
         }
+
+    def second_opinion_summary(self) -> dict[str, float] | None:
+        """Mean MAE and SAD with the second opinion against plain, and the wall-time ratio."""
+        if SECOND_TOOL not in self.tools:
+            return None
+        plain, second = self.tools["alphacut"], self.tools[SECOND_TOOL]
+        out: dict[str, float] = {}
+        for key in ("mae", "sad"):
+            before, after = plain.summary.get(key), second.summary.get(key)
+            if before and after is not None:
+                out[f"{key}_change"] = round(after / before - 1.0, 4)
+        if plain.seconds > 0:
+            out["time_ratio"] = round(second.seconds / plain.seconds, 3)
+        return out
 
 
 def find_samples(dataset: Path, limit: int | None = None) -> tuple[list[Sample], list[str]]:
@@ -167,7 +198,11 @@ def read_grey(path: Path, size: tuple[int, int] | None = None) -> np.ndarray:
 
 
 def _alphacut_masks(
-    settings: QualitySettings, samples: list[Sample], out_dir: Path, on_image: Callable[[str], None]
+    settings: QualitySettings,
+    samples: list[Sample],
+    out_dir: Path,
+    on_image: Callable[[str], None],
+    results: list[JobResult] | None = None,
 ) -> tuple[dict[str, Path], ToolScores]:
     """Write our masks with the real pipeline (mask-only PNGs) and return where they went."""
     from alphacut.pipeline.batch import BatchRunner
@@ -185,6 +220,8 @@ def _alphacut_masks(
     written: dict[str, Path] = {}
     start = time.perf_counter()
     for result in BatchRunner(remover, output).run(jobs):
+        if results is not None:
+            results.append(result)
         sample = samples[result.index]
         if result.status == "done":
             written[sample.name] = result.job.dest
@@ -225,6 +262,47 @@ def _rembg_masks(
     return written, scores
 
 
+def _second_opinion_masks(
+    settings: QualitySettings,
+    first: dict[str, Path],
+    results: list[JobResult],
+    plain_seconds: float,
+    out_dir: Path,
+) -> tuple[dict[str, Path], ToolScores]:
+    """The plain masks, with the flagged ones re-run by the second model as ``remove`` does.
+
+    Its wall time is the plain run's plus the second model's load and runs, so the ratio
+    to the plain run is what ``--second-opinion`` costs.
+    """
+    import shutil
+    from dataclasses import replace
+
+    from alphacut.pipeline.output import OutputOptions
+    from alphacut.pipeline.remover import RemoveOptions, Remover
+    from alphacut.pipeline.second_opinion import second_opinion
+
+    assert settings.second_opinion is not None
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: dict[str, Path] = {}
+    for name, path in first.items():
+        written[name] = Path(shutil.copyfile(path, out_dir / path.name))
+    moved = [replace(r, job=replace(r.job, dest=out_dir / r.job.dest.name)) for r in results]
+    start = time.perf_counter()
+    remover = Remover.open(settings.second_opinion, provider=settings.provider,
+                           options=RemoveOptions(refine=settings.refine))
+    verdicts = list(second_opinion(remover, moved, OutputOptions(mask_only=True),
+                                   below=settings.review_below, model=settings.second_opinion))
+    changed = sum(v.changed for v in verdicts)
+    scores = ToolScores(
+        SECOND_TOOL,
+        detail=f"+ {settings.second_opinion} on {len(verdicts)} below "
+        f"{settings.review_below:g}, {changed} replaced",
+        seconds=plain_seconds + time.perf_counter() - start,
+        errors=[f"{v.source}: {v.error}" for v in verdicts if v.error],
+    )
+    return written, scores
+
+
 def _score(scores: ToolScores, samples: list[Sample], written: dict[str, Path]) -> None:
     metrics = MetricSet()
     for sample in samples:
@@ -245,7 +323,7 @@ def run_quality_bench(
     require_pysodmetrics()  # fail before any inference when pysodmetrics is missing
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     samples, problems = find_samples(settings.dataset, settings.limit)
-    total = len(samples) + (1 if settings.vs_rembg else 0) + 1
+    total = len(samples) + sum(map(bool, (settings.vs_rembg, settings.second_opinion))) + 1
     done = 0
 
     def step(message: str) -> None:
@@ -256,11 +334,19 @@ def run_quality_bench(
 
     tools: dict[str, ToolScores] = {}
     written: dict[str, dict[str, Path]] = {}
+    results: list[JobResult] = []
     with tempfile.TemporaryDirectory(prefix="alphacut-quality-") as tmp:
         root = settings.masks_dir or Path(tmp)
         written["alphacut"], tools["alphacut"] = _alphacut_masks(
-            settings, samples, root / "alphacut", lambda name: step(f"alphacut: {name}")
+            settings, samples, root / "alphacut", lambda name: step(f"alphacut: {name}"),
+            results,
         )
+        if settings.second_opinion:
+            written[SECOND_TOOL], tools[SECOND_TOOL] = _second_opinion_masks(
+                settings, written["alphacut"], results, tools["alphacut"].seconds,
+                root / SECOND_TOOL,
+            )
+            step(f"{SECOND_TOOL}: done")
         if settings.vs_rembg:
             written["rembg"], tools["rembg"] = _rembg_masks(settings, samples, root / "rembg")
             step("rembg: done")
@@ -279,7 +365,16 @@ def run_quality_bench(
         step("scored")
     if not tools["alphacut"].rows:
         raise AlphacutError("no image could be processed; see the errors above")
+    confidence = None
+    if settings.confidence or settings.second_opinion:
+        ours = tools["alphacut"]
+        confidence = score_confidence(
+            {samples[r.index].name: r.confidence.score for r in results if r.confidence},
+            {name: row["iou"] for name, row in zip(ours.names, ours.rows, strict=True)},
+            settings.review_below,
+        )
     return QualityReport(
+        confidence=confidence,
         settings=settings,
         samples=samples,
         tools=tools,

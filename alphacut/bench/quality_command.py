@@ -35,6 +35,14 @@ def register(sub: Any) -> None:
     p.add_argument("--masks-dir", type=Path, default=None, metavar="DIR",
                    help="keep every tool's masks here (default: a temporary folder)")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="first N images only")
+    p.add_argument("--confidence", action="store_true",
+                   help="judge the per-image confidence: AUROC for failures (IoU@0.5 < 0.8) "
+                        "and the share of failures caught when 10/20/30 %% are flagged")
+    p.add_argument("--second-opinion", default=None, metavar="MODEL",
+                   help="also score 'remove --second-opinion MODEL' (implies --confidence): "
+                        "MAE/SAD against the plain run and the wall-time ratio")
+    p.add_argument("--review-below", type=float, default=None, metavar="X",
+                   help="confidence threshold for flagging (default: as 'alphacut remove')")
     add_output_options(p)
     p.set_defaults(func=run)
 
@@ -45,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.bench.quality import QualitySettings, run_quality_bench
     from alphacut.bench.report import quality_table
     from alphacut.errors import ConfigError
+    from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW
     from alphacut.pipeline.matte import DEFAULT_REFINE
 
     settings = QualitySettings(
@@ -56,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         rembg_bin=args.rembg_bin,
         masks_dir=args.masks_dir,
         limit=args.limit,
+        confidence=args.confidence,
+        second_opinion=args.second_opinion,
+        review_below=DEFAULT_REVIEW_BELOW if args.review_below is None else args.review_below,
     )
     try:
         with step_progress("bench quality") as progress:

@@ -137,6 +137,17 @@ def quality_table(report: QualityReport) -> RenderableType:
     for name, row in report.worst():
         worst.add_row(name, fmt(row["mae"], 4), fmt(row["max_f"], 4), fmt(row["iou"], 4))
     notes = []
+    if report.confidence is not None:
+        notes.append(report.confidence.describe())
+    change = report.second_opinion_summary()
+    if change:
+        notes.append(
+            "second opinion vs plain: "
+            + ", ".join(f"{key.removesuffix('_change').upper()} {value:+.1%}"
+                        for key, value in change.items() if key.endswith("_change"))
+            + (f"; wall time {change['time_ratio']:.2f}x plain" if "time_ratio" in change
+               else "")
+        )
     if report.mean_mask_difference is not None:
         notes.append(
             f"mean absolute difference between alphacut and rembg masks: "

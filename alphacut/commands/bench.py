@@ -16,6 +16,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "alphacut.bench.quality_command",
     "alphacut.bench.throughput_command",
     "alphacut.bench.memory",
+    "alphacut.bench.scale",
 )
 
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +24,33 @@ def register(sub: Any) -> None:
             "folder tree. Inputs are never overwritten; every write is a temp file then a rename."
         ),
     )
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="image files or folders")
-    p.add_argument("-o", "--output", type=Path, default=Path(DEFAULT_OUT), metavar="OUT",
+    p.add_argument("paths", nargs="+", type=path_or_uri, metavar="PATH",
+                   help="image files or folders (with --engine ray also URIs, e.g. s3://b/x)")
+    p.add_argument("-o", "--output", type=path_or_uri, default=Path(DEFAULT_OUT), metavar="OUT",
                    help=f"output folder (default: ./{DEFAULT_OUT})")
     p.add_argument("-r", "--recursive", action="store_true", help="descend into sub-folders")
     add_engine_options(p)
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process (default); ray: a Ray cluster, with Ray Data "
+                   "(pip install 'alphacut[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="Ray cluster to join, e.g. 'auto' or 'ray://head:10001' "
+                   "(default: start one on this machine)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="Ray actors, each with one model session of --threads threads "
+                   "(default: the cluster's CPUs / threads)")
     add_output_options(p)
     p.add_argument("--json", action="store_true",
                    help="print one JSON object per image (and a summary) on stdout")
     add_review_options(p)
     p.set_defaults(func=run)
+
+
+def path_or_uri(text: str) -> Path | str:
+    """A local path, or a URI kept as text (``Path`` would fold ``s3://`` into ``s3:/``)."""
+    from alphacut.engines import is_uri
+
+    return text if is_uri(text) else Path(text)
 
 
 def add_review_options(p: argparse.ArgumentParser) -> None:
@@ -46,8 +59,8 @@ def add_review_options(p: argparse.ArgumentParser) -> None:
                    help="flag cutouts whose confidence (0..1) is below X for review "
                         "(default: 0.5, more likely wrong than right)")
     p.add_argument("--second-opinion", default=None, metavar="MODEL",
-                   help="re-run only the flagged images with MODEL (e.g. u2net) and keep the "
-                        "cutout with the clearly higher confidence")
+                   help="re-run only the flagged images with a stronger MODEL (e.g. u2net); "
+                        "its cutout replaces the first unless it is much less sure of it")
 
 
 def _unit_interval(text: str) -> float:
@@ -137,9 +150,14 @@ def remove_options(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Plan, run and summarise a batch; exit 0 if all done, 1 if any failed, 2 on usage errors."""
+    from alphacut.engines import RAY_MISSING, is_uri, ray_installed
     from alphacut.errors import ConfigError
     from alphacut.report import BatchReporter
 
+    engine = getattr(args, "engine", "local")
+    if engine == "ray" and not ray_installed():
+        print(f"alphacut remove: {RAY_MISSING}", file=sys.stderr)
+        return 2
     try:
         out_opts = output_options(args)
         rm_opts = remove_options(args)
@@ -148,27 +166,38 @@ def run(args: argparse.Namespace) -> int:
         return 2
     from alphacut.printable import printable_text
 
-    not_a_folder = _not_a_folder(args.output)
+    not_a_folder = None if is_uri(str(args.output)) else _not_a_folder(Path(args.output))
     if not_a_folder:
         print(f"alphacut remove: error: {printable_text(not_a_folder)}", file=sys.stderr)
         return 2
-    from alphacut.pipeline.jobs import plan_jobs
+    if engine == "ray":
+        from alphacut.commands.remove_ray import run_ray
 
-    jobs, problems = plan_jobs(args.paths, args.output, out_opts, recursive=args.recursive)
+        return run_ray(args, out_opts, rm_opts)
+    if any(is_uri(str(p)) for p in [*args.paths, args.output]):
+        print("alphacut remove: error: URIs (s3://, gs://, file://…) need --engine ray",
+              file=sys.stderr)
+        return 2
+    from alphacut.pipeline.jobs import plan_jobs
+    from alphacut.resources import process_launched
+
+    jobs, problems = plan_jobs(args.paths, Path(args.output), out_opts, recursive=args.recursive)
     reporter = BatchReporter(json_lines=args.json, review_below=args.review_below)
     for problem in problems:
         reporter.problem(problem.path, problem.reason)
     if not jobs:
         reporter.summary_line(0, 0, len(problems), [])
         return 1 if problems else 0
+    from alphacut.commands.batch_end import finish, stop_on_signals
     from alphacut.errors import OutputError
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.output import check_writable
     from alphacut.pipeline.remover import Remover
     from alphacut.pipeline.tally import BatchTally
+    from alphacut.resources import peak_rss_mb
 
     try:
-        check_writable(args.output)
+        check_writable(Path(args.output))
     except OutputError as exc:
         print(f"alphacut remove: error: {printable_text(str(exc))}", file=sys.stderr)
         return 1
@@ -182,11 +211,12 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
     )
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
+    startup = time.time() - process_launched()
     for note in remover.runner.notes:
         print(f"note: {note}", file=sys.stderr)
     tally = BatchTally(problems=len(problems))
     results = []
-    with _stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
+    with stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
         for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
             advance(result)
             results.append(result)
@@ -194,15 +224,9 @@ def run(args: argparse.Namespace) -> int:
     if second_path is not None and stop.signum is None:
         _run_second_opinion(args, second_path, results, out_opts, rm_opts, reporter)
     events = remover.runner.fallback_summary(len(jobs))
-    reporter.summary_line(tally.done, tally.skipped, tally.failed, events)
-    if stop.signum is not None:
-        print(
-            f"alphacut: stopped by {signal.Signals(stop.signum).name}: {tally.cancelled} "
-            "image(s) not started; run again with --skip-existing to finish them",
-            file=sys.stderr,
-        )
-        return 128 + stop.signum
-    return 1 if tally.failed else 0
+    engine_info = {"engine": "local", "threads": remover.runner.threads,
+                   "startup_s": round(startup, 3), "driver_peak_rss_mb": round(peak_rss_mb(), 1)}
+    return finish(reporter, tally, events, stop.signum, engine_info)
 
 
 def _not_a_folder(output: Path) -> str | None:
@@ -254,48 +278,3 @@ def _run_second_opinion(
             second, results, out_opts, below=below, model=args.second_opinion
         ):
             verdict(outcome)
-
-
-class _SignalStop:
-    """The first SIGINT/SIGTERM asks the batch to stop; a second one aborts at once."""
-
-    def __init__(self) -> None:
-        self.event = threading.Event()
-        self.signum: int | None = None
-
-    def __call__(self, signum: int, frame: object) -> None:
-        if self.event.is_set():
-            # A worker stuck in a read that never returns (a hung network mount) would keep
-            # both the pool shutdown and interpreter exit waiting, so leave at once. Outputs
-            # are renamed into place whole or not at all, and the next run removes this
-            # process's temp files.
-            show_cursor = "\x1b[?25h" if sys.stderr.isatty() else ""  # Rich's bar hides it
-            print(f"{show_cursor}alphacut: aborted", file=sys.stderr, flush=True)
-            os._exit(128 + signum)
-        self.signum = signum
-        self.event.set()
-        print(
-            "alphacut: stopping: finishing the images being written "
-            "(press Ctrl-C again to abort now)",
-            file=sys.stderr,
-        )
-
-
-@contextmanager
-def _stop_on_signals() -> Iterator[_SignalStop]:
-    """Treat SIGTERM like Ctrl-C: stop starting images, let started writes finish.
-
-    Outputs are atomic either way; this makes a polite stop also print the summary and
-    leave no temp files. Handlers can only be set from the main thread; elsewhere the
-    defaults stay (a KeyboardInterrupt still ends the batch safely).
-    """
-    stop = _SignalStop()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield stop
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

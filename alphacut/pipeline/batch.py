@@ -7,7 +7,6 @@ in input order, one per job, and a failing image never stops the batch.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -19,18 +18,16 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from alphacut.errors import AlphacutError, OutputError, OutputExistsError
+from alphacut.errors import AlphacutError, OutputExistsError
 from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW, Confidence
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
-    EXISTS_REASON,
     OutputOptions,
     clean_stray_temps,
     load_background,
-    not_ours_reason,
     save_output,
 )
-from alphacut.pipeline.ownership import is_our_output
+from alphacut.pipeline.ownership import existing_output_action
 from alphacut.pipeline.remover import Prepared, Remover, StageTimings
 
 Status = Literal["done", "skipped", "failed", "cancelled"]
@@ -103,13 +100,8 @@ class BatchRunner:
     # -- stages ---------------------------------------------------------------------------
     def _prepare(self, job: Job) -> Prepared | None:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
-        if os.path.lexists(job.dest):
-            if self.output.existing == "skip":
-                return None
-            if self.output.existing == "error":
-                raise OutputExistsError(job.dest, EXISTS_REASON)
-            if not is_our_output(job.dest):
-                raise OutputError(job.dest, not_ours_reason(job.dest))
+        if existing_output_action(job.dest, self.output.existing) == "skip":
+            return None
         return self.remover.load(job.source)
 
     def _finish(self, index: int, job: Job, prepared: Prepared, mask: np.ndarray) -> JobResult:

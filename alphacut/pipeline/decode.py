@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import re
 import struct
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -81,8 +83,13 @@ def to_rgb8(img: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     return img.convert("RGB"), None
 
 
-def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def decode(
+    path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS, data: bytes | None = None
+) -> DecodedImage:
     """Open, check size, load, apply EXIF orientation and convert to 8-bit RGB.
+
+    ``data`` is the file's content when it was read elsewhere (a distributed worker gets
+    the bytes, not the file); ``path`` then only names the image and its format.
 
     Raises :class:`DecodeError` with a one-line reason for anything unusable.
     """
@@ -96,7 +103,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
             # Pillow warns about damaged metadata (e.g. "Corrupt EXIF data") it then skips;
             # printed mid-batch those are multi-line noise about a file that decodes fine.
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
-            with open_regular(path) as fh, Image.open(fh) as img:
+            with _open(path, data) as fh, Image.open(fh) as img:
                 width, height = img.size
                 if width * height > max_pixels:
                     raise DecodeError(
@@ -105,7 +112,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
                         f"{max_pixels / 1e6:.3g} MP limit (raise it with --max-pixels)",
                     )
                 if img.format == "PNG":
-                    _verify_png_checksums(path)
+                    _verify_png_checksums(path, data)
                 frames = getattr(img, "n_frames", 1)
                 if frames > 1:
                     notes.append(
@@ -134,7 +141,7 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
             raise DecodeError(
                 path, "HEIC/HEIF needs the optional plugin: pip install 'alphacut[heic]'"
             ) from None
-        raise DecodeError(path, _unidentified_reason(path)) from None
+        raise DecodeError(path, _unidentified_reason(path, data)) from None
     except MemoryError:
         raise DecodeError(path, "not enough memory to decode") from None
     except OSError as exc:
@@ -151,6 +158,11 @@ def decode(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     return DecodedImage(path=path, rgb=rgb, alpha=alpha, notes=notes)
 
 
+def _open(path: Path, data: bytes | None) -> BinaryIO:
+    """The bytes already read, or the file itself (refused at once if it is not regular)."""
+    return open_regular(path) if data is None else io.BytesIO(data)
+
+
 def _bomb_reason(exc: Image.DecompressionBombError) -> str:
     """Pillow refuses headers claiming over twice its MAX_IMAGE_PIXELS before any decoding."""
     found = re.search(r"\((\d+) pixels\)", str(exc))
@@ -164,7 +176,7 @@ def _exc_text(exc: BaseException) -> str:
     return text if text else exc.__class__.__name__
 
 
-def _verify_png_checksums(path: Path) -> None:
+def _verify_png_checksums(path: Path, data: bytes | None = None) -> None:
     """Raise :class:`DecodeError` when any PNG chunk fails its CRC or is cut short, or the
     image data holds fewer rows than the header claims.
 
@@ -172,7 +184,7 @@ def _verify_png_checksums(path: Path) -> None:
     pixels; ``verify()`` walks every chunk without decoding (about 2% of a load's time).
     """
     try:
-        with open_regular(path) as fh:
+        with _open(path, data) as fh:
             with Image.open(fh) as check:
                 check.verify()
             problem = png_data_problem(fh)
@@ -198,12 +210,18 @@ _SIGNATURES: tuple[tuple[bytes, str], ...] = (
 )
 
 
-def _unidentified_reason(path: Path) -> str:
+def _unidentified_reason(path: Path, data: bytes | None = None) -> str:
+    if data is not None:
+        return _reason_from_head(data[:16])
     try:
         with open_regular(path) as fh:
             head = fh.read(16)
     except OSError as exc:
         return f"cannot read: {exc.strerror or exc}"
+    return _reason_from_head(head)
+
+
+def _reason_from_head(head: bytes) -> str:
     if not head:
         return "empty file"
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":

@@ -102,14 +102,16 @@ def blend_upsample(
     """``base`` (full-size uint8) with the guided upsampling of ``alpha`` mixed in by ``weight``.
 
     ``alpha``, ``image`` and ``weight`` share the working size. Only full-resolution rows
-    where ``weight`` is non-zero are filtered; the rest of ``base`` is returned untouched.
+    and columns where ``weight`` is non-zero are filtered; the rest of ``base`` is returned
+    untouched. ``base`` is written in place (it is the result), so no second full-size copy
+    is made.
     """
     coeff_a, coeff_b = guided_coefficients(
         image, alpha, params.upsample_radius, params.upsample_eps
     )
     maps = [coeff_a[..., c] for c in range(3)] + [coeff_b, weight]
     up = StripUpsampler((alpha.shape[1], alpha.shape[0]), rgb.size)
-    out = base.copy()
+    out = base
     scale_y, scale_x = alpha.shape[0] / rgb.height, alpha.shape[1] / rgb.width
     for y0, y1 in strips(rgb.height):
         # Only the columns where the weight is non-zero are filtered; bilinear support reaches
@@ -181,7 +183,9 @@ def matting_with_decision(
         weight = np.clip(feather * 2.0, 0.0, 1.0)
     else:
         weight = np.ones_like(target)
-    return blend_upsample(solved, image, weight, np.asarray(base), rgb, params), decision
+    out = np.array(base)
+    del base
+    return blend_upsample(solved, image, weight, out, rgb, params), decision
 
 
 def refine_matting(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import os
 import re
 import secrets
@@ -14,7 +15,13 @@ from PIL import Image, ImageColor
 
 from alphacut.choices import OUTPUT_FORMATS, ExistingPolicy, OutputFormat
 from alphacut.errors import OutputError, OutputExistsError
-from alphacut.pipeline.ownership import PNG_TEXT, is_our_output, marker_params
+from alphacut.pipeline.ownership import (
+    EXISTS_REASON,
+    PNG_TEXT,
+    is_our_output,
+    marker_params,
+    not_ours_reason,
+)
 from alphacut.pipeline.png_encoder import write_png
 from alphacut.pipeline.regular_file import NotRegularFileError, open_regular
 
@@ -172,11 +179,40 @@ def save_output(
     A plain RGBA cutout skips composing and hands RGB and alpha to the encoder: the PNG
     encoder interleaves them band by band, saving a full-size copy of the photo.
     """
+    image, band = _compose(rgb, alpha, options, background)
+    return write_atomic(image, path, options, alpha=band)
+
+
+def encode_output(
+    rgb: Image.Image,
+    alpha: Image.Image,
+    options: OutputOptions,
+    *,
+    background: Image.Image | None = None,
+) -> bytes:
+    """The exact bytes :func:`save_output` would write, in memory.
+
+    For destinations without a rename (object stores publish an upload whole) and for
+    comparing a retried image with the file an earlier attempt already wrote.
+    """
+    image, band = _compose(rgb, alpha, options, background)
+    buffer = io.BytesIO()
+    encode_image(image, buffer, options, alpha=band)
+    return buffer.getvalue()
+
+
+def _compose(
+    rgb: Image.Image,
+    alpha: Image.Image,
+    options: OutputOptions,
+    background: Image.Image | None,
+) -> tuple[Image.Image, Image.Image | None]:
+    """The image to encode, plus the alpha band when it stays separate (plain cutouts)."""
     plain_cutout = not options.mask_only and options.bg is None and background is None
     if plain_cutout:
         rgb, alpha, _ = _crop_to_subject(rgb, alpha, None, options.crop_margin)
-        return write_atomic(rgb, path, options, alpha=alpha)
-    return write_atomic(render(rgb, alpha, options, background=background), path, options)
+        return rgb, alpha
+    return render(rgb, alpha, options, background=background), None
 
 
 def encode_image(
@@ -255,14 +291,6 @@ def _write_once(
         tmp_path.unlink(missing_ok=True)
         raise
     return path.stat().st_size
-
-
-EXISTS_REASON = "exists (use --overwrite or --skip-existing)"
-
-
-def not_ours_reason(path: Path) -> str:
-    """Why an existing file that alphacut did not write is never replaced."""
-    return f"{path} exists and was not written by alphacut; it is never replaced"
 
 
 def _publish(tmp_path: Path, path: Path, existing: ExistingPolicy) -> None:

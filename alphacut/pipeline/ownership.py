@@ -9,10 +9,13 @@ own photo).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Literal
 
 from PIL import Image
 
+from alphacut.errors import OutputError, OutputExistsError
 from alphacut.pipeline.regular_file import open_regular
 
 SOFTWARE = "alphacut"
@@ -50,3 +53,28 @@ def is_our_output(path: Path) -> bool:
     if fmt == "JPEG":
         return info.get("comment") == JPEG_COMMENT
     return False
+
+
+EXISTS_REASON = "exists (use --overwrite or --skip-existing)"
+
+
+def existing_output_action(path: Path, existing: str) -> Literal["write", "skip"]:
+    """What the policy (``error``, ``skip``, ``overwrite``) says before any work on ``path``.
+
+    Raises :class:`OutputExistsError` (no ``--overwrite``/``--skip-existing``) or
+    :class:`OutputError` (``--overwrite`` of a file alphacut did not write).
+    """
+    if not os.path.lexists(path):
+        return "write"
+    if existing == "skip":
+        return "skip"
+    if existing == "error":
+        raise OutputExistsError(path, EXISTS_REASON)
+    if not is_our_output(path):
+        raise OutputError(path, not_ours_reason(path))
+    return "write"
+
+
+def not_ours_reason(path: Path) -> str:
+    """Why an existing file that alphacut did not write is never replaced."""
+    return f"{path} exists and was not written by alphacut; it is never replaced"

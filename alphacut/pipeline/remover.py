@@ -186,11 +186,14 @@ class Remover:
         return self.infer(self.prepare(rgb))
 
     # -- the stages, timed here once for the single-image API and the batch runner ----------
-    def load(self, image: Image.Image | Path | str) -> Prepared:
-        """Decode stage (a path or a Pillow image) then the model-input stage."""
+    def load(self, image: Image.Image | Path | str | DecodedImage) -> Prepared:
+        """Decode stage (a path, an already decoded image or a Pillow image) then the
+        model-input stage."""
         timings = StageTimings()
         start = time.perf_counter()
-        if isinstance(image, (str, Path)):
+        if isinstance(image, DecodedImage):
+            decoded = image
+        elif isinstance(image, (str, Path)):
             decoded = decode(Path(image), max_pixels=self.options.max_pixels)
         else:
             from alphacut.pipeline.decode import to_rgb8
@@ -243,7 +246,7 @@ class Remover:
             confidence=confidence,
         )
 
-    def remove(self, image: Image.Image | Path | str) -> Cutout:
-        """Remove the background of one image (a path or a Pillow image)."""
+    def remove(self, image: Image.Image | Path | str | DecodedImage) -> Cutout:
+        """Remove the background of one image (a path, a decoded image or a Pillow image)."""
         prepared = self.load(image)
         return self.complete(prepared, self.run_model(prepared))

@@ -1,10 +1,10 @@
 """A second opinion: re-run only the flagged cutouts with a stronger model, keep the better.
 
 The first pass has already written every cutout. Each flagged one is cut again by the
-second model and judged by the same confidence; the new file replaces the first one only
-when the second model is clearly more confident (:func:`prefer_second`). The replacement
-is the same atomic temp-file-and-rename write as every other output, so an interrupted
-second opinion leaves the first cutout in place.
+second model and judged by the same confidence; the new file replaces the first one unless
+the second model is much less sure of it (:func:`prefer_second`). The replacement is the
+same atomic temp-file-and-rename write as every other output, so an interrupted second
+opinion leaves the first cutout in place.
 """
 
 from __future__ import annotations
@@ -22,9 +22,13 @@ if TYPE_CHECKING:
     from alphacut.pipeline.output import OutputOptions
     from alphacut.pipeline.remover import Cutout
 
-# The second cutout must beat the first by this much. Scores of two models on one photo are
-# not perfectly comparable; a near tie keeps the file already written (no needless change).
-MARGIN = 0.05
+# Why not "keep the higher confidence": measured on the dev sets with u2net as the second
+# model (README, "Second opinion"), picking by confidence gave half the gain of taking the
+# stronger model's cutout (pascal-dev MAE -5.4 % against -11.0 %): the score ranks one
+# model's cutouts well but does not compare two models' cutouts of one photo. So the stronger
+# model is trusted, unless it is much less sure than the first, e.g. it finds no subject at
+# all where the first found one. On the dev sets this guard never fired.
+GUARD = 0.3
 
 
 class CutoutMaker(Protocol):
@@ -66,8 +70,8 @@ class Verdict:
 
 
 def prefer_second(first: Confidence, second: Confidence) -> bool:
-    """Keep the second model's cutout when it is clearly more confident than the first."""
-    return second.score > first.score + MARGIN
+    """Keep the second (stronger) model's cutout unless it is much less sure than the first."""
+    return second.score >= first.score - GUARD
 
 
 def flagged(results: Iterable[JobResult], below: float) -> list[JobResult]:

@@ -31,6 +31,12 @@ class BatchTally:
             self.last_ms = result.timings.total
             self._done_ms += result.timings.total
 
+    def add_unreported(self, state: str, count: int) -> None:
+        """Count jobs that ended without a result of their own (a lost cluster, a stop
+        before they started)."""
+        if count > 0:
+            self.counts[state] = self.counts.get(state, 0) + count
+
     @property
     def finished(self) -> int:
         """Jobs with a result (any state)."""

@@ -17,7 +17,7 @@ from alphacut.errors import AlphacutError, ConfigError
 from alphacut.models.store import ModelStore, ResolvedModel
 from alphacut.paths import AppPaths
 from alphacut.pipeline.output import OutputOptions, parse_color
-from alphacut.pipeline.remover import Remover
+from alphacut.pipeline.remover import RemoveOptions, Remover
 
 # Imported before the app starts: textual-image asks the terminal what it supports at import.
 from alphacut.tui import graphics as _graphics  # noqa: F401
@@ -127,6 +127,22 @@ class AlphacutApp(App[int]):
             return ModelStore(self.paths).resolve(self.settings.model)
         except AlphacutError:
             return None
+
+    def cached_models(self) -> list[str]:
+        """Models whose files are in the cache (checked by size; opening verifies sha256)."""
+        store = ModelStore(self.paths)
+        present = []
+        for name in store.names():
+            spec = store.spec(name)
+            path = store.path_for(spec)
+            if path.is_file() and path.stat().st_size == spec.size:
+                present.append(name)
+        return present
+
+    def open_remover(self, model: str, options: RemoveOptions) -> Remover:
+        """Another verified model on the chosen provider (for re-runs); raises AlphacutError."""
+        return Remover.open(model, provider=self.settings.provider, options=options,
+                            paths=self.paths)
 
     # -- model --------------------------------------------------------------------------------
     @work(thread=True, exclusive=True, group="model")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alphacut.pipeline.batch import BatchRunner, JobResult
+from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW
 from alphacut.pipeline.jobs import Job, plan_jobs
 from alphacut.pipeline.tally import BatchTally
 from alphacut.tui.listing import FileStatus
@@ -83,7 +84,7 @@ class BatchController:
     def job_finished(self, result: JobResult) -> None:
         """Record one result in the file states and the tally."""
         if result.status == "done":
-            self.statuses[result.job.source] = FileStatus("done", ms=result.timings.total)
+            self.statuses[result.job.source] = done_status(result)
         else:
             self.statuses[result.job.source] = FileStatus(result.status, reason=result.error)
         self.tally.add(result)
@@ -92,3 +93,13 @@ class BatchController:
         """The closing line, e.g. ``finished: 3 done, 1 failed → OUT``."""
         head = "cancelled" if cancelled else "finished"
         return f"{head}: {self.tally.describe()} → {out_dir}"
+
+
+def done_status(result: JobResult) -> FileStatus:
+    """A finished job's status, with the review flag and reason when it needs a look."""
+    confidence = result.confidence
+    return FileStatus(
+        "done", ms=result.timings.total,
+        review=confidence.reason if result.needs_review(DEFAULT_REVIEW_BELOW) else "",
+        confidence=confidence.score if confidence else None,
+    )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -39,8 +40,16 @@ class FileStatus:
     state: FileState
     ms: float = 0.0
     reason: str = ""
+    review: str = ""  # why the cutout needs a look; empty when it does not
+    confidence: float | None = None
+
+    @property
+    def flagged(self) -> bool:
+        return bool(self.review)
 
     def describe(self) -> str:
+        if self.state == "done" and self.review:
+            return f"done {self.ms:.0f} ms, review: {self.review}"
         if self.state == "done":
             return f"done {self.ms:.0f} ms"
         if self.state in ("failed", "skipped") and self.reason:
@@ -57,8 +66,15 @@ def matches(name: str, pattern: str) -> bool:
     return pattern.lower() in name.lower()
 
 
-def list_entries(folder: Path, *, show_hidden: bool = False, pattern: str = "") -> list[Entry]:
-    """Sub-folders then images of ``folder``, sorted by name; the filter applies to images."""
+def list_entries(
+    folder: Path,
+    *,
+    show_hidden: bool = False,
+    pattern: str = "",
+    only: Collection[Path] | None = None,
+) -> list[Entry]:
+    """Sub-folders then images of ``folder``, sorted by name; the filter applies to images,
+    and ``only`` (the files flagged for review, say) keeps just those images."""
     entries: list[Entry] = []
     if folder.parent != folder:
         entries.append(Entry(folder.parent, is_dir=True, is_parent=True))
@@ -79,7 +95,8 @@ def list_entries(folder: Path, *, show_hidden: bool = False, pattern: str = "") 
         if is_dir:
             dirs.append(Entry(path, is_dir=True))
         elif is_image_name(path) and matches(item.name, pattern):
-            files.append(Entry(path, is_dir=False))
+            if only is None or path in only:
+                files.append(Entry(path, is_dir=False))
     return entries + dirs + files
 
 

@@ -12,6 +12,7 @@ from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.remover import Remover
 from alphacut.tui.adapter_choices import ProbeReport
 from alphacut.tui.preview_images import PreviewSource
+from alphacut.tui.review_queue import Candidate
 
 
 class ModelReady(Message):
@@ -86,4 +87,20 @@ class BatchFinished(Message):
     def __init__(self, cancelled: bool, error: str = "") -> None:
         super().__init__()
         self.cancelled = cancelled
+        self.error = error
+
+
+class CandidateReady(Message):
+    """A re-run wrote a second cutout of ``candidate.job.source`` (or failed: ``error``)."""
+
+    def __init__(self, candidate: Candidate | None, source: Path, error: str = "") -> None:
+        super().__init__()
+        self.candidate = candidate
+        self.source = source
+        self.error = error
+
+
+class RerunFinished(Message):
+    def __init__(self, error: str = "") -> None:
+        super().__init__()
         self.error = error

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from alphacut.models.store import ResolvedModel
     from alphacut.paths import AppPaths
     from alphacut.pipeline.output import OutputOptions
-    from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.remover import RemoveOptions, Remover
 
 
 class AppSession(Protocol):
@@ -42,3 +42,7 @@ class AppSession(Protocol):
     def resolved_model(self) -> ResolvedModel | None: ...
 
     def load_model(self) -> None: ...
+
+    def cached_models(self) -> list[str]: ...
+
+    def open_remover(self, model: str, options: RemoveOptions) -> Remover: ...

@@ -21,6 +21,7 @@ from alphacut.accel.telemetry import TelemetrySampler
 from alphacut.errors import AlphacutError
 from alphacut.pipeline.jobs import Job
 from alphacut.tui import messages as msg
+from alphacut.tui import review_queue
 from alphacut.tui.actions import bindings, palette
 from alphacut.tui.adapter_choices import ProbeReport
 from alphacut.tui.batch_controller import BatchController
@@ -33,6 +34,7 @@ from alphacut.tui.screens.confirm_quit import ConfirmQuit
 from alphacut.tui.screens.help import HelpScreen
 from alphacut.tui.screens.main_marking import MarkingActions
 from alphacut.tui.screens.main_settings import SettingsActions
+from alphacut.tui.screens.review_actions import ReviewQueueActions, review_queue_note
 from alphacut.tui.widgets.file_browser import FileBrowser
 from alphacut.tui.widgets.preview_pane import PreviewPane
 from alphacut.tui.widgets.status_panel import StatusPanel
@@ -47,13 +49,14 @@ if TYPE_CHECKING:
 PALETTE = palette()
 
 
-class MainScreen(MarkingActions, SettingsActions, Screen[None]):
+class MainScreen(ReviewQueueActions, MarkingActions, SettingsActions, Screen[None]):
     """Browse, mark, preview, run and watch."""
 
     BINDINGS = bindings()
 
     running: reactive[bool] = reactive(False)
     view_mode: reactive[str] = reactive("side")
+    show_candidate: reactive[bool] = reactive(False)
 
     def __init__(self, start_dir: Path) -> None:
         super().__init__()
@@ -65,6 +68,8 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
         self.probes: ProbeReport | None = None
         self.telemetry: TelemetrySampler | None = None
         self._picker: AdapterPicker | None = None
+        # Re-run cutouts waiting for the user's choice, by source file.
+        self.candidates: dict[Path, review_queue.Candidate] = {}
 
     @property
     def session(self) -> AppSession:
@@ -222,6 +227,7 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
         source = self.preview.sources.get(path)
         if source is None:
             return
+        source = self._candidate_view(path, source)
         background = self.session.background_rgb()
         image = compose_view(source, self.view_mode, pane.box_pixels(), background)  # type: ignore[arg-type]
         width, height = source.full_size
@@ -230,6 +236,7 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
             state += " (computing mask…)" if self.remover else " (model loading…)"
         status = self.statuses.get(path)
         info = f"{width}×{height}" + (f"   {status.describe()}" if status else "")
+        info += review_queue_note(self.candidates.get(path), self.show_candidate)
         pane.show(image, f"[b]{escape(path.name)}[/b]   {state}", escape(info))
         self.preview.shown(path, source)
 
@@ -252,6 +259,18 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
         self.refresh_bindings()
 
     # -- batch --------------------------------------------------------------------------------
+    def _plan_and_say(self, files: list[Path]) -> list[Job]:
+        """Jobs for ``files`` (see :meth:`BatchController.plan`); problems become notices."""
+        try:
+            jobs, notes = self.batch.plan(files, self.start_dir, self.session.output_dir(),
+                                          self.session.output_options())
+        except AlphacutError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            return []
+        for note in notes:
+            self.notify(note, severity="warning", markup=False)
+        return jobs
+
     def action_run(self) -> None:
         if self.running:
             self.notify("a run is already active", severity="warning")
@@ -266,22 +285,14 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
                 self.notify("mark files with space or a, or highlight one", severity="warning")
                 return
             files = [entry.path]
-        out_dir = self.session.output_dir()
-        try:
-            jobs, notes = self.batch.plan(files, self.start_dir, out_dir,
-                                          self.session.output_options())
-        except AlphacutError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            return
-        for note in notes:
-            self.notify(note, severity="warning", markup=False)
+        jobs = self._plan_and_say(files)
         if not jobs:
             return
         cancel = self.batch.start(jobs)
         self._changed([j.source for j in jobs])
         panel = self.query_one(StatusPanel)
         panel.set_progress(len(jobs), 0)
-        panel.set_run(escape(f"running {len(jobs)} → {out_dir}"))
+        panel.set_run(escape(f"running {len(jobs)} → {self.session.output_dir()}"))
         self.running = True
         self._batch_worker(jobs, cancel)
 
@@ -326,7 +337,7 @@ class MainScreen(MarkingActions, SettingsActions, Screen[None]):
 
     def stop_batch(self) -> None:
         """Stop a run after the image being written (no-op when nothing runs)."""
-        self._cancel.set()
+        self.batch.cancel.set()
 
     def action_cancel(self) -> None:
         filter_field = self.query_one("#filter", Input)

@@ -71,6 +71,7 @@ class FileBrowser(OptionList):
         self.statuses = statuses
         self.show_hidden = False
         self.pattern = ""
+        self.only_review = False  # list only the images whose cutouts are flagged
         self.entries: list[Entry] = []
         self._row_of: dict[Path, int] = {}
 
@@ -81,7 +82,10 @@ class FileBrowser(OptionList):
     def load(self, folder: Path, *, highlight: Path | None = None) -> None:
         """Show ``folder``; keep the cursor on ``highlight`` if it is listed."""
         self.folder = folder
-        self.entries = list_entries(folder, show_hidden=self.show_hidden, pattern=self.pattern)
+        only = {p for p, s in self.statuses.items() if s.flagged} if self.only_review else None
+        self.entries = list_entries(
+            folder, show_hidden=self.show_hidden, pattern=self.pattern, only=only
+        )
         self._row_of = {e.path: i for i, e in enumerate(self.entries) if not e.is_parent}
         self.set_options(Option(self._prompt(e)) for e in self.entries)
         target = self._row_of.get(highlight) if highlight else None
@@ -102,6 +106,19 @@ class FileBrowser(OptionList):
     def image_paths(self) -> list[Path]:
         """The image files currently listed (after the filter)."""
         return [e.path for e in self.entries if not e.is_dir]
+
+    def next_flagged(self) -> Path | None:
+        """Move the cursor to the next listed image flagged for review (wrapping)."""
+        start = -1 if self.highlighted is None else self.highlighted
+        count = len(self.entries)
+        for step in range(1, count + 1):
+            row = (start + step) % count
+            entry = self.entries[row]
+            status = self.statuses.get(entry.path)
+            if not entry.is_dir and status is not None and status.flagged:
+                self.highlighted = row
+                return entry.path
+        return None
 
     @property
     def current_entry(self) -> Entry | None:
@@ -124,11 +141,13 @@ class FileBrowser(OptionList):
         if entry.is_dir:
             return Text.assemble(("  ▸ ", "bold blue"), (entry.label, "bold blue"))
         marked = entry.path in self.marks
-        text = Text.assemble(("● " if marked else "  ", "bold magenta"), "  ", entry.label)
         status = self.statuses.get(entry.path)
+        flag = ("⚑ ", "bold yellow") if status is not None and status.flagged else "  "
+        text = Text.assemble(("● " if marked else "  ", "bold magenta"), flag, entry.label)
         if status is not None:
             text.append("  ")
-            text.append(status.describe(), style=_STATE_STYLE[status.state])
+            style = "yellow" if status.flagged else _STATE_STYLE[status.state]
+            text.append(status.describe(), style=style)
         return text
 
     # -- events and actions -----------------------------------------------------------------

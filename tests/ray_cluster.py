@@ -1,0 +1,127 @@
+"""A small Ray cluster on this machine for tests: a head and optional extra nodes.
+
+Each node is a ``ray start --block`` child process with its own ports and a private temp
+dir, so other Ray clusters on the same machine are never touched: stopping sends SIGTERM
+to our own ``ray start`` processes (which end the processes of their node), never
+``ray stop`` (which kills every Ray process of the user).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _node_ports() -> list[str]:
+    # Below Linux's ephemeral range (32768+), where the free ports above come from.
+    base = random.randrange(20000, 32400, 200)
+    ports = [
+        "--node-manager-port", _free_port(), "--object-manager-port", _free_port(),
+        "--dashboard-agent-listen-port", _free_port(), "--dashboard-agent-grpc-port",
+        _free_port(), "--runtime-env-agent-port", _free_port(), "--metrics-export-port",
+        _free_port(), "--min-worker-port", base, "--max-worker-port", base + 199,
+    ]
+    return [str(p) for p in ports]
+
+
+@dataclass
+class LocalCluster:
+    """A head node plus extra nodes, each a ``ray start --block`` child of this process."""
+
+    env: dict[str, str]
+    temp_dir: Path
+    address: str = ""
+    nodes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, head_cpus: int, env: dict[str, str] | None = None) -> LocalCluster:
+        # Short: Ray's socket paths live under it and must stay under ~107 characters.
+        temp_dir = Path(tempfile.mkdtemp(prefix="acray", dir="/tmp"))
+        base_env = dict(os.environ if env is None else env)
+        # Token auth would share ~/.ray/auth_token with every other cluster of this user;
+        # this cluster listens on this host only for the length of a test.
+        base_env.update(RAY_TMPDIR=str(temp_dir), RAY_USAGE_STATS_ENABLED="0",
+                        RAY_AUTH_MODE="disabled")
+        cluster = cls(env=base_env, temp_dir=temp_dir)
+        from ray.util import get_node_ip_address
+
+        port = _free_port()
+        # The address Ray itself picks for this host: a driver on it must find its raylet.
+        cluster.address = f"{get_node_ip_address()}:{port}"
+        cluster._spawn([
+            "--head", "--port", str(port), "--num-cpus", str(head_cpus),
+            "--include-dashboard", "false", "--dashboard-port", str(_free_port()),
+            "--temp-dir", str(temp_dir),
+        ])
+        try:
+            cluster.wait_for_nodes(1)
+        except BaseException:
+            cluster.stop()
+            raise
+        return cluster
+
+    def add_node(self, cpus: int, resources: str = "{}") -> None:
+        """Join one more node to the head, with its own CPUs and custom resources."""
+        self._spawn([
+            "--address", self.address, "--num-cpus", str(cpus), "--resources", resources,
+        ])
+        self.wait_for_nodes(len(self.nodes))
+
+    def _spawn(self, args: list[str]) -> None:
+        ray_bin = Path(sys.executable).with_name("ray")
+        command = [str(ray_bin), "start", "--block", "--disable-usage-stats", *args,
+                   *_node_ports()]
+        log = open(self.temp_dir / f"node{len(self.nodes)}.log", "wb")  # noqa: SIM115
+        self.nodes.append(subprocess.Popen(command, env=self.env, stdout=log,
+                                           stderr=subprocess.STDOUT))
+
+    def wait_for_nodes(self, count: int, timeout: float = 120.0) -> None:
+        """Block until ``count`` nodes are alive, as the cluster itself reports."""
+        code = (
+            "import ray, sys\n"
+            f"ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False)\n"
+            "print(sum(1 for n in ray.nodes() if n['Alive']))\n"
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for node in self.nodes:
+                if node.poll() is not None:
+                    log = (self.temp_dir / f"node{self.nodes.index(node)}.log").read_text()
+                    raise RuntimeError(f"ray start exited {node.returncode}:\n{log[-3000:]}")
+            try:
+                out = subprocess.run([sys.executable, "-c", code], env=self.env,
+                                     capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                continue  # the head is not up yet: ray.init keeps retrying
+            if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(count)]:
+                return
+            time.sleep(1.0)
+        raise TimeoutError(f"Ray cluster did not reach {count} node(s)")
+
+    def stop(self) -> None:
+        """End our nodes (newest first) and remove the temp dir."""
+        for node in reversed(self.nodes):
+            if node.poll() is None:
+                node.send_signal(signal.SIGTERM)
+        for node in reversed(self.nodes):
+            try:
+                node.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait()
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
