@@ -65,14 +65,14 @@ def alpha_scores(alpha: np.ndarray, truth: np.ndarray) -> tuple[float, float, fl
 
 def compare_set(dataset: Path, remover) -> list[ImageRow]:
     """Score none and the default on every image of ``dataset`` (one inference each)."""
-    from alphacut.bench.edge_quality import _samples
     from alphacut.bench.metrics import is_matte
-    from alphacut.bench.quality import read_grey
+    from alphacut.bench.quality import find_samples, read_grey
     from alphacut.pipeline.matte import DEFAULT_REFINE, make_alpha
     from alphacut.pipeline.matting import matting_with_decision
 
     rows = []
-    for name, image, mask_path in _samples(dataset):
+    for sample in find_samples(dataset)[0]:
+        name, image, mask_path = sample.name, sample.image, sample.mask
         cutout = remover.remove(image)
         truth = read_grey(mask_path, cutout.rgb.size)
         if not is_matte(truth):

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 if TYPE_CHECKING:
-    from alphacut.pipeline.matting import MattingParams
+    from alphacut.pipeline.matting_params import MattingParams
 
 # Points per KNN query: bounds the query's scratch arrays to a few MB.
 KNN_QUERY_CHUNK = 8192

@@ -10,9 +10,6 @@ did not touch are exactly the ``none`` mode's, and an image with nothing to refi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -29,68 +26,10 @@ from alphacut.pipeline.guided import (
 )
 from alphacut.pipeline.knn_matting import knn_alpha
 from alphacut.pipeline.matting_gate import GateDecision, gate_regions, region_size
+from alphacut.pipeline.matting_params import DEFAULT_MATTING as DEFAULT_MATTING
+from alphacut.pipeline.matting_params import MattingParams as MattingParams
 from alphacut.pipeline.trimap import band_half_width, uncertain_band
 
-
-@dataclass(frozen=True)
-class MattingParams:
-    """Trimap and solver settings for the ``matting`` mode."""
-
-    # Half-width of the unknown band around the mask's 0.5 contour, in mask cells (one
-    # model-output pixel scaled to the working size): the zone upsampling left uncertain.
-    band_cells: float = 2.0
-    # Mask values at or below ``low`` are known background, at or above ``high`` known
-    # foreground; values between are unknown. The foreground side is stricter (0.9, not 0.95)
-    # because a region the model gives 0.9-0.95 is a solid part it is slightly unsure of
-    # (a dark head against dark trees): left unknown, colour alone decides it and punches
-    # holes. On the background side faint values are where stray hair lies, so 0.05 stays.
-    low: float = 0.05
-    high: float = 0.9
-    # The solve runs at most at this long side. KNN matting measured better at lower
-    # resolution (its neighbourhoods reach further across gaps between strands) while
-    # hard-edged objects blur: matting-dev SAD/1000 9.65 / 9.41 / 9.36 at 512 / 384 / 320,
-    # ecssd-dev MAE 0.0347 / 0.0355 / 0.0362 (ungated). 384 sits between, and keeps the
-    # solve to a fraction of a second whatever the photo's size.
-    solve_long_side: int = 384
-    # "knn": KNN matting (Chen et al., 2013), see :mod:`alphacut.pipeline.knn_matting`.
-    # "cf": closed-form matting (Levin et al., via pymatting), which propagates only through
-    # 3x3 colour-line windows: matting-dev SAD/1000 10.35 at 512 against knn's 9.41.
-    solver: Literal["knn", "cf"] = "knn"
-    # KNN graph: neighbour counts and the weight of position against colour (positions in
-    # units of the working image's long side, so the graph does not depend on where the band
-    # lies), as in pymatting's knn_laplacian: 20 neighbours near in colour and place, then
-    # 10 near in colour almost anywhere.
-    knn_neighbours: tuple[int, ...] = (20, 10)
-    knn_spatial: tuple[float, ...] = (2.0, 0.1)
-    # Known pixels within this fraction of the long side of the band (0.02: ~8 px, six mask
-    # cells, at 384) join the graph: the colours the unknown pixels are compared with.
-    # Nearby known colours describe a strand's surroundings better than far ones, and each
-    # extra node costs neighbour queries: matting-dev SAD/1000 9.67 / 9.52 / 9.46 / 9.41 /
-    # 9.35 at 0.1 / 0.05 / 0.03 / 0.02 / 0.01 (ungated), solve time down by about half
-    # from 0.05 to 0.02.
-    knn_reach: float = 0.02
-    laplacian_eps: float = 1e-7
-    cg_maxiter: int = 500
-    # Alpha is written with 8 bits: a relative residual of 1e-4 leaves the solution well
-    # inside one grey level, and matting-dev SAD/1000 was the same (9.735) as at 1e-6 for
-    # about two thirds of the iterations.
-    cg_tol: float = 1e-4
-    # Guided upsampling of the solved alpha (radius in solve-size pixels): a small window
-    # and weak regularisation keep the solved detail.
-    upsample_radius: int = 2
-    upsample_eps: float = 1e-5
-    # Judge the band region by region (matting_gate) and solve only where colour can settle
-    # it; False re-solves the whole band, as before the gate.
-    gated: bool = True
-
-    def __post_init__(self) -> None:
-        if self.solver not in ("cf", "knn"):
-            raise ValueError(f"unknown matting solver {self.solver!r} (expected cf or knn)")
-        if len(self.knn_neighbours) != len(self.knn_spatial):
-            raise ValueError("knn_neighbours and knn_spatial need one entry per graph")
-
-
-DEFAULT_MATTING = MattingParams()
 # Matting adds what the mask could not resolve, so it needs a photo with at least this many
 # pixels per mask cell (long sides: a 320-cell mask on a 640 px photo). Nearer the mask's
 # own resolution (400 px photos, 1.25 px per cell) the upsampled mask already follows the
@@ -202,7 +141,7 @@ def matting_with_decision(
     mask: np.ndarray, rgb: Image.Image, params: MattingParams = DEFAULT_MATTING
 ) -> tuple[Image.Image, GateDecision]:
     """The ``matting`` mode's alpha, and the gate's decision for this image."""
-    from alphacut.pipeline.matte import upsample_alpha
+    from alphacut.pipeline.upsample import upsample_alpha
 
     size = working_size(rgb.size, params.solve_long_side)
     if params.gated and max(rgb.size) < MIN_DETAIL_SCALE * max(mask.shape):
