@@ -73,8 +73,8 @@ def compare_set(dataset: Path, remover) -> list[ImageRow]:
     from alphacut.pipeline.matting import matting_with_decision
 
     rows = []
-    found, _ = find_samples(dataset)
-    for name, image, mask_path in [(x.name, x.image, x.mask) for x in found]:
+    for sample in find_samples(dataset)[0]:
+        name, image, mask_path = sample.name, sample.image, sample.mask
         cutout = remover.remove(image)
         truth = read_grey(mask_path, cutout.rgb.size)
         if not is_matte(truth):

@@ -26,10 +26,10 @@ from alphacut.pipeline.guided import (
 )
 from alphacut.pipeline.knn_matting import knn_alpha
 from alphacut.pipeline.matting_gate import GateDecision, gate_regions, region_size
-from alphacut.pipeline.matting_params import MattingParams
+from alphacut.pipeline.matting_params import DEFAULT_MATTING as DEFAULT_MATTING
+from alphacut.pipeline.matting_params import MattingParams as MattingParams
 from alphacut.pipeline.trimap import band_half_width, uncertain_band
 
-DEFAULT_MATTING = MattingParams()
 # Matting adds what the mask could not resolve, so it needs a photo with at least this many
 # pixels per mask cell (long sides: a 320-cell mask on a 640 px photo). Nearer the mask's
 # own resolution (400 px photos, 1.25 px per cell) the upsampled mask already follows the

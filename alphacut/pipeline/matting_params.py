@@ -1,4 +1,4 @@
-"""Settings of the ``matting`` refine mode (trimap band, working size, solver)."""
+"""Settings of the ``matting`` refine mode, apart from the solver so both can import them."""
 
 from __future__ import annotations
 
@@ -62,3 +62,6 @@ class MattingParams:
             raise ValueError(f"unknown matting solver {self.solver!r} (expected cf or knn)")
         if len(self.knn_neighbours) != len(self.knn_spatial):
             raise ValueError("knn_neighbours and knn_spatial need one entry per graph")
+
+
+DEFAULT_MATTING = MattingParams()

@@ -1,4 +1,4 @@
-"""The model's soft mask as an 8-bit image, and plain bilinear upsampling to full size."""
+"""The model's soft mask as an 8-bit image, at its own size or upsampled to the photo's."""
 
 from __future__ import annotations
 
