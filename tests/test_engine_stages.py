@@ -88,3 +88,13 @@ def test_tally_all_done_needs_no_problems_and_only_done_results() -> None:
     refused = BatchTally(problems=1)
     refused.add(_result("done", 5.0))
     assert not refused.all_done
+
+
+def test_tally_counts_jobs_that_never_reported() -> None:
+    # The Ray engine: jobs lost with the cluster fail, jobs never started are cancelled.
+    tally = BatchTally()
+    tally.add(_result("done", 5.0))
+    tally.add_unreported("failed", 2)
+    tally.add_unreported("cancelled", 0)  # nothing left over adds no state
+    assert (tally.finished, tally.done, tally.failed, tally.cancelled) == (3, 1, 2, 0)
+    assert tally.describe() == "1 done, 2 failed"

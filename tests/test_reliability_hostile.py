@@ -189,14 +189,14 @@ def test_decode_refuses_special_files_without_blocking(tmp_path: Path) -> None:
 _STUCK_READ = """
 import sys, threading
 from pathlib import Path
-from alphacut.pipeline import batch
+from alphacut.pipeline import remover
 
 def stuck_decode(path, **kwargs):
     # A read that never returns, as from a hung network mount.
     Path(sys.argv[1]).write_text("inside the read")
     threading.Event().wait()
 
-batch.decode = stuck_decode
+remover.decode = stuck_decode  # the decode stage, shared by single images and batches
 from alphacut.cli import main
 raise SystemExit(main(sys.argv[2:]))
 """

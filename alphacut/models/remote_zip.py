@@ -13,18 +13,20 @@ import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from http.client import HTTPResponse
 from pathlib import Path
 
 from alphacut.errors import ChecksumError, ModelError
 from alphacut.models.fetch import (
     Fetcher,
+    HTTPResponse,
     ProgressCallback,
     content_range_total,
     save_verified,
     stream_blocks,
 )
 
+# HTTPResponse comes through fetch.py: only the downloader imports network libraries
+# (tests/test_reliability_privacy.py); this module reaches the network only via Fetcher.
 _EOCD_MAX = 22 + 0xFFFF
 _EOCD_SIG = b"PK\x05\x06"
 _CDIR_SIG = b"PK\x01\x02"
