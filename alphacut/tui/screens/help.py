@@ -62,9 +62,11 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
             yield Static("[b]alphacut keys[/b]   (esc closes)", id="help-title")
-            yield Static(keys_table(self.include_bench))
+            # Above the keys, so the mode in use and its reason show without scrolling even
+            # on a short terminal (an SSH pane of 24-30 lines).
             if self.graphics:
                 yield Static(f"[b]images[/b]  {escape(self.graphics)}", id="help-graphics")
+            yield Static(keys_table(self.include_bench))
 
     def action_close(self) -> None:
         self.dismiss(None)
