@@ -103,6 +103,16 @@ def _assert_whole_and_identical(out: Path, reference: Path) -> list[str]:
     return names
 
 
+def _cmdline(proc: psutil.Process) -> str:
+    """The process's command line; "" for one that ended (or is a zombie) while we looked."""
+    # Ray reaps its short-lived helper processes on its own schedule: a zombie's command
+    # line cannot be read, and it is not the actor we are looking for anyway.
+    try:
+        return " ".join(proc.cmdline())
+    except psutil.Error:
+        return ""
+
+
 def _start_and_wait_for_an_output(
     cluster: LocalCluster, src: Path, out: Path
 ) -> tuple[subprocess.Popen[str], int]:
@@ -152,7 +162,7 @@ def test_a_killed_actor_loses_and_repeats_nothing(
     actors = [
         proc for node in cluster.nodes
         for proc in psutil.Process(node.pid).children(recursive=True)
-        if "RemoveActor" in " ".join(proc.cmdline())
+        if "RemoveActor" in _cmdline(proc)
     ]
     assert actors, "no RemoveActor process found"
     actors[0].send_signal(signal.SIGKILL)
