@@ -11,7 +11,7 @@ from alphacut.pipeline.guided import (
     guided_coefficients,
     solve_symmetric_3x3,
 )
-from alphacut.pipeline.matting import coefficients_near, blend_upsample
+from alphacut.pipeline.matting import blend_upsample, coefficients_near
 from alphacut.pipeline.matting_params import MattingParams
 
 
