@@ -78,6 +78,8 @@ class Prepared:
     tensor: np.ndarray
     timings: StageTimings
     provider: str = ""  # the adapter that ran inference (it can change mid-batch)
+    # The model's raw side outputs that the confidence reads (see Recipe.stage_indices).
+    stages: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -209,7 +211,9 @@ class Remover:
     def run_model(self, prepared: Prepared) -> np.ndarray:
         """Inference stage: the soft mask; records the adapter and frees the input tensor."""
         start = time.perf_counter()
-        mask = self.infer(prepared.tensor)
+        outputs = self.runner.run(prepared.tensor)
+        mask = self.recipe.postprocess(outputs)
+        prepared.stages = self.recipe.stage_outputs(outputs)
         prepared.timings.inference = _ms(start)
         # Read now: by the time this image is encoded a later one may have fallen back.
         prepared.provider = self.provider
@@ -221,7 +225,8 @@ class Remover:
         the input's own alpha, and how far the mask can be trusted."""
         decoded, timings = prepared.decoded, prepared.timings
         start = time.perf_counter()
-        confidence = assess(mask)
+        confidence = assess(mask, [self.recipe.to_mask(stage) for stage in prepared.stages])
+        prepared.stages = []
         timings.confidence = _ms(start)
         start = time.perf_counter()
         alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
