@@ -78,6 +78,8 @@ class Prepared:
     tensor: np.ndarray
     timings: StageTimings
     provider: str = ""  # the adapter that ran inference (it can change mid-batch)
+    # The model's raw side outputs that the confidence reads (see Recipe.stage_indices).
+    stages: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -217,6 +219,7 @@ class Remover:
         # The adapter that ran this image: a concurrent or later run may have fallen back.
         outputs, adapter = self.runner.run_on_adapter(prepared.tensor)
         mask = self.recipe.postprocess(outputs)
+        prepared.stages = self.recipe.stage_outputs(outputs)
         prepared.timings.inference = _ms(start)
         prepared.provider = self._label(adapter)
         prepared.tensor = np.empty(0, np.float32)
@@ -227,7 +230,8 @@ class Remover:
         the input's own alpha, and how far the mask can be trusted."""
         decoded, timings = prepared.decoded, prepared.timings
         start = time.perf_counter()
-        confidence = assess(mask)
+        confidence = assess(mask, [self.recipe.to_mask(stage) for stage in prepared.stages])
+        prepared.stages = []
         timings.confidence = _ms(start)
         start = time.perf_counter()
         alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
