@@ -252,8 +252,9 @@ def test_cancel_on_two_streams_writes_nothing_half_and_reports_the_rest(tmp_path
                            on_start=on_start)
     assert [r.index for r in results] == list(range(10))
     statuses = [r.status for r in results]
-    assert statuses[:2] == ["done", "done"] and "cancelled" in statuses
-    assert set(statuses) <= {"done", "cancelled"}
+    # What reached inference is finished and written; the rest is reported, not started.
+    assert [i for i, status in enumerate(statuses) if status == "done"] == sorted(started)
+    assert 1 in started and statuses.count("cancelled") == 10 - len(started) >= 1
     for result in results:
         assert result.job.dest.is_file() == (result.status == "done")
         if result.status == "done":
