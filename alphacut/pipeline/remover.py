@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from alphacut.accel import Runner, open_runner
-from alphacut.accel.adapter import honours_precision
+from alphacut.accel.adapter import Adapter, honours_precision
 from alphacut.accel.backend import Backend
 from alphacut.choices import Precision, RefineMode
 from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
@@ -138,6 +138,7 @@ class Remover:
         precision: Precision = "fp32",
         backend: Backend | None = None,
         paths: AppPaths | None = None,
+        streams: int = 1,
     ) -> Remover:
         """Open a verified cached model (never downloads) on the requested provider.
 
@@ -145,6 +146,8 @@ class Remover:
         the file is loaded only after its sha256 matches the pin. ``model_path`` uses that
         file instead, with the named model's settings. ``backend`` replaces ONNX Runtime
         (tests use the fake one); ``paths`` places the model cache and the probe cache.
+        ``streams`` > 1 (a batch, see :func:`alphacut.accel.threads.batch_streams`) lets an
+        OpenVINO CPU session run that many images at once; 1 keeps one image fastest.
         """
         store = store or ModelStore(paths)
         if model_path is None:
@@ -152,7 +155,7 @@ class Remover:
         else:
             resolved = ResolvedModel(store.spec(model), Path(model_path))
         runner = open_runner(
-            resolved.session_options(precision),
+            resolved.session_options(precision, streams),
             provider=provider,
             strict=strict,
             threads=threads,
@@ -169,7 +172,9 @@ class Remover:
     @property
     def provider(self) -> str:
         """The adapter in use, e.g. ``cpu`` or ``openvino:CPU`` (``+bf16`` when reduced)."""
-        adapter = self.runner.adapter
+        return self._label(self.runner.adapter)
+
+    def _label(self, adapter: Adapter) -> str:
         if self.precision != "fp32" and honours_precision(adapter):
             return f"{adapter.label}+{self.precision}"
         return adapter.label
@@ -211,12 +216,12 @@ class Remover:
     def run_model(self, prepared: Prepared) -> np.ndarray:
         """Inference stage: the soft mask; records the adapter and frees the input tensor."""
         start = time.perf_counter()
-        outputs = self.runner.run(prepared.tensor)
+        # The adapter that ran this image: a concurrent or later run may have fallen back.
+        outputs, adapter = self.runner.run_on_adapter(prepared.tensor)
         mask = self.recipe.postprocess(outputs)
         prepared.stages = self.recipe.stage_outputs(outputs)
         prepared.timings.inference = _ms(start)
-        # Read now: by the time this image is encoded a later one may have fallen back.
-        prepared.provider = self.provider
+        prepared.provider = self._label(adapter)
         prepared.tensor = np.empty(0, np.float32)
         return mask
 
