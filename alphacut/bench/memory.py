@@ -247,7 +247,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.images}: no images", file=sys.stderr)
         return 2
     try:
-        remover = Remover.open(args.model, provider=args.provider)
+        # The streams 'alphacut remove' would open for this batch: they cost memory.
+        from alphacut.accel.threads import batch_streams
+        from alphacut.pipeline.jobs import median_file_bytes
+
+        remover = Remover.open(args.model, provider=args.provider,
+                               streams=batch_streams(args.count, median_file_bytes(images)))
     except AlphacutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
