@@ -91,6 +91,34 @@ def test_large_masks_are_judged_like_model_size_ones(side: int) -> None:
     assert abs(assess(big).score - assess(small).score) < 0.05
 
 
+def test_clean_stages_keep_a_clean_subject_trusted() -> None:
+    confidence = assess(disc(), [disc(edge=1.5), disc(edge=3.0), disc(radius=88.0)])
+    assert confidence.score > 0.9 and confidence.reason == "clear subject"
+
+
+def test_doubt_in_the_stages_lowers_confidence_in_a_clean_fused_mask() -> None:
+    # The fused output looks decided, but the decoder stages that made it disagreed about
+    # a whole region beside the subject: the doubt the fusion smoothed away.
+    unsure = disc()
+    unsure[:, :120] = np.maximum(unsure[:, :120], 0.4)
+    clean = assess(disc(), [disc()] * 5)
+    doubted = assess(disc(), [unsure] * 5)
+    assert doubted.score < DEFAULT_REVIEW_BELOW < clean.score
+    assert doubted.signals["stray_fused"] < 0.01 < doubted.signals["stray_soft"]
+    # The share is the mean over the fused mask and its stages.
+    one_doubt = assess(disc(), [unsure, disc()])
+    expected = (stray_share(disc())[0] + stray_share(unsure)[0] + stray_share(disc())[0]) / 3
+    assert one_doubt.signals["stray_soft"] == pytest.approx(expected, abs=1e-4)
+    assert doubted.score < one_doubt.score < clean.score
+
+
+def test_stages_are_judged_at_model_size_too() -> None:
+    unsure = disc()
+    unsure[:, :120] = np.maximum(unsure[:, :120], 0.4)
+    big = np.kron(unsure, np.ones((2, 2), np.float32))
+    assert abs(assess(disc(), [big]).score - assess(disc(), [unsure]).score) < 0.05
+
+
 def test_review_threshold_and_json_fields() -> None:
     confidence = assess(disc())
     record = confidence.as_dict(below=0.999)

@@ -59,6 +59,22 @@ def test_in_memory_images_go_through_the_same_stages(remover) -> None:
     assert cutout.alpha.size == (64, 48)
 
 
+def test_the_confidence_reads_the_models_decoder_stages(remover) -> None:
+    from alphacut.pipeline.confidence import assess
+
+    picture = Image.new("RGB", (200, 160), (240, 240, 240))
+    picture.paste((30, 60, 200), (60, 40, 140, 120))
+    prepared = remover.load(picture)
+    mask = remover.run_model(prepared)
+    stages = list(prepared.stages)
+    assert len(stages) == 5 and all(s.size == mask.size for s in stages)  # u2netp: d1..d5
+    cutout = remover.complete(prepared, mask)
+    assert prepared.stages == []  # freed once judged
+    expected = assess(mask, [remover.recipe.to_mask(s) for s in stages])
+    assert cutout.confidence == expected
+    assert cutout.confidence != assess(mask) or expected.signals["stray_soft"] == 0.0
+
+
 def _result(status: str, total: float = 0.0) -> JobResult:
     timings = StageTimings(inference=total)
     return JobResult(index=0, job=Job(Path("a.png"), Path("b.png")), status=status,  # type: ignore[arg-type]

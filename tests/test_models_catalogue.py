@@ -50,3 +50,21 @@ def test_isnet_output_is_used_as_probability_without_stretching() -> None:
     raw = np.linspace(0.2, 0.6, 16, dtype=np.float32).reshape(1, 1, 4, 4)
     mask = recipe_for(spec).postprocess([raw, np.zeros_like(raw)])
     np.testing.assert_allclose(mask, raw[0, 0])
+
+
+def test_u2net_stages_for_the_confidence_are_side_outputs_one_to_five() -> None:
+    recipe = recipe_for(get_model("u2netp"))
+    outputs = [np.full((1, 1, 4, 4), float(i), np.float32) for i in range(7)]
+    outputs[3] = np.linspace(0.2, 0.4, 16, dtype=np.float32).reshape(1, 1, 4, 4)
+    stages = recipe.stage_outputs(outputs)
+    # Not the fused output 0 (that is the mask itself) nor the blurred 1/32-scale output 6.
+    assert [s is outputs[i] for i, s in zip((1, 2, 3, 4, 5), stages, strict=True)] == [True] * 5
+    stage_mask = recipe.to_mask(stages[2])
+    assert stage_mask.shape == (4, 4)
+    assert stage_mask.min() == 0.0 and stage_mask.max() == 1.0  # stretched like the mask
+
+
+def test_isnet_gives_no_stages_to_the_confidence() -> None:
+    recipe = recipe_for(get_model("isnet"))
+    raw = np.zeros((1, 1, 4, 4), np.float32)
+    assert recipe.stage_outputs([raw] * 6) == []

@@ -140,6 +140,12 @@ def honours_precision(adapter: Adapter) -> bool:
     return adapter.kind == "openvino" and adapter.device.upper().startswith("CPU")
 
 
+def runs_streams(adapter: Adapter) -> bool:
+    """Whether a session on ``adapter`` can split the CPU into streams that each run one
+    inference at once: only OpenVINO on a CPU (``NUM_STREAMS``), as for precision."""
+    return honours_precision(adapter)
+
+
 CPU_ADAPTER = Adapter(provider="CPUExecutionProvider", is_fallback=True)
 
 

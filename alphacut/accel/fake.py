@@ -16,6 +16,7 @@ exactly as in production. Each :class:`FakeDevice` scripts one accelerator:
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -102,18 +103,21 @@ class FakeSession:
         tensor = feeds[self.input_name]
         device = self._device
         if device is None or device.lands_on_cpu:
-            self._backend.cpu_runs += 1
+            with self._backend.counting:
+                self._backend.cpu_runs += 1
             _sleep_ms(self._backend.cpu_run_ms)
             return fake_model_output(tensor)
-        device.runs += 1
+        with self._backend.counting:  # runs may come from several threads at once
+            device.runs += 1
+            run = device.runs
         _sleep_ms(device.run_ms)
         if self._failed and device.lost_after_failure:
             raise RuntimeError(device.run_error)
-        if device.fail_on_run is not None and device.runs == device.fail_on_run:
+        if device.fail_on_run is not None and run == device.fail_on_run:
             self._failed = True
             raise RuntimeError(device.run_error)
         outputs = fake_model_output(tensor)
-        if device.nan_on_run is not None and device.runs == device.nan_on_run:
+        if device.nan_on_run is not None and run == device.nan_on_run:
             outputs[0][...] = np.nan
         if device.offset:
             outputs = [o + np.float32(device.offset) for o in outputs]
@@ -141,6 +145,7 @@ class FakeBackend(Backend):
     input_shape: tuple[int, ...] = (1, 3, 32, 32)
     created: list[str] = field(default_factory=list)  # adapter labels, in creation order
     cpu_runs: int = 0
+    counting: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def runtime(self) -> RuntimeInfo:
         providers = [d.provider for d in self.devices if not d.plugin]

@@ -17,7 +17,10 @@ class ModelOptions:
     ``sha256`` keys the probe cache (hashed from the file when empty);
     ``disabled_optimizers`` names ONNX Runtime graph transforms that would break the model;
     ``agreement`` is how close to the CPU's outputs an adapter must stay (the model's own);
-    ``precision`` is ``fp32`` (exact) or ``bf16`` (OpenVINO on a CPU with bf16 units only).
+    ``precision`` is ``fp32`` (exact) or ``bf16`` (OpenVINO on a CPU with bf16 units only);
+    ``streams`` is how many inferences one OpenVINO CPU session runs at once, each on its share
+    of the cores (1: every core on one image, the lowest latency; a batch asks for more, see
+    :func:`alphacut.accel.threads.batch_streams`). Other adapters ignore it.
     ``ResolvedModel.session_options`` fills it from a catalogue or added model.
     """
 
@@ -26,6 +29,7 @@ class ModelOptions:
     disabled_optimizers: tuple[str, ...] = ()
     agreement: AgreementRule = EXACT
     precision: Precision = "fp32"
+    streams: int = 1
 
     @classmethod
     def of(cls, model: ModelOptions | Path | str) -> ModelOptions:

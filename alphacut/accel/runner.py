@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from alphacut.accel.adapter import CPU_ADAPTER, Adapter, FallbackEvent, ProbeResult
+from alphacut.accel.adapter import (
+    CPU_ADAPTER,
+    Adapter,
+    FallbackEvent,
+    ProbeResult,
+    runs_streams,
+)
 from alphacut.accel.backend import Backend, Session
 from alphacut.accel.model_options import ModelOptions
 from alphacut.accel.probe import ProbeCache, create_verified, error_text
@@ -35,7 +41,12 @@ from alphacut.paths import AppPaths
 
 
 class Runner:
-    """Runs one model on one adapter; falls back to CPU once if the adapter fails at run time."""
+    """Runs one model on one adapter; falls back to CPU once if the adapter fails at run time.
+
+    :meth:`run` may be called from several threads at once (ONNX Runtime's ``Run`` is
+    thread-safe): :attr:`concurrency` says how many runs keep the session busy. Only the
+    bookkeeping (image count, the one fallback) is serialised.
+    """
 
     def __init__(
         self,
@@ -49,10 +60,12 @@ class Runner:
         reason: str = "",
         notes: Iterable[str] = (),
         on_lost: Callable[[Adapter, str], None] | None = None,
+        streams: int = 1,
     ) -> None:
         self.backend = backend
         self.model_path = Path(model_path)
         self.threads = threads
+        self.streams = max(1, streams)  # asked of the session; see ``concurrency``
         self.strict = strict
         self.requested = adapter  # what was chosen at start; ``adapter`` is what runs now
         self.adapter = adapter
@@ -66,55 +79,74 @@ class Runner:
         self.input_name: str = session.input_name
         self.input_shape = tuple(session.input_shape)
 
+    @property
+    def concurrency(self) -> int:
+        """How many :meth:`run` calls at once keep this session busy: its streams on an
+        adapter that runs them (OpenVINO CPU), else 1. The CPU fallback session has one."""
+        return self.streams if runs_streams(self.adapter) else 1
+
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Run the model on one input tensor; returns all outputs."""
+        return self.run_on_adapter(tensor)[0]
+
+    def run_on_adapter(self, tensor: np.ndarray) -> tuple[list[np.ndarray], Adapter]:
+        """The outputs and the adapter that produced them (another run may fall back
+        meanwhile, so :attr:`adapter` read afterwards could name the wrong one)."""
         with self._lock:
             index = self.images
             self.images += 1
+            session, adapter = self._session, self.adapter
+        try:
+            outputs = self._run_checked(session, tensor)
+        except Exception as exc:
+            if adapter.kind == "cpu":
+                raise ProviderError(f"CPU inference failed: {error_text(exc)}") from exc
+            if self.strict:
+                raise ProviderError(
+                    f"{adapter.display} failed (--strict, no fallback): {error_text(exc)}"
+                ) from exc
+            session, adapter = self._fall_back(exc, index, session)
             try:
-                outputs = self._run_checked(tensor)
-            except Exception as exc:
-                if self.adapter.kind == "cpu":
-                    raise ProviderError(f"CPU inference failed: {error_text(exc)}") from exc
-                if self.strict:
-                    raise ProviderError(
-                        f"{self.adapter.display} failed (--strict, no fallback): "
-                        f"{error_text(exc)}"
-                    ) from exc
-                self._fall_back(exc, index)
-                try:
-                    outputs = self._run_checked(tensor)
-                except Exception as again:
-                    raise ProviderError(
-                        f"CPU inference failed: {error_text(again)}"
-                    ) from again
-            if self.fallback_events:
+                outputs = self._run_checked(session, tensor)
+            except Exception as again:
+                raise ProviderError(f"CPU inference failed: {error_text(again)}") from again
+        if self.fallback_events and adapter is CPU_ADAPTER:
+            with self._lock:
                 self.fallback_events[-1].images_on_fallback += 1
-            return outputs
+        return outputs, adapter
 
-    def _run_checked(self, tensor: np.ndarray) -> list[np.ndarray]:
-        outputs = self._session.run({self.input_name: tensor})
+    @staticmethod
+    def _run_checked(session: Session, tensor: np.ndarray) -> list[np.ndarray]:
+        outputs = session.run({session.input_name: tensor})
         if not all(np.isfinite(o).all() for o in outputs):
             raise FloatingPointError("output contains NaN or infinity")
         return outputs
 
-    def _fall_back(self, exc: BaseException, index: int) -> None:
-        """Mark the adapter lost and move to a CPU session, made once."""
-        failed = self.adapter
-        if self._on_lost is not None:
-            self._on_lost(failed, error_text(exc))
-        try:
-            session = create_verified(
-                self.backend, self.model_path, CPU_ADAPTER, threads=self.threads
-            )
-        except Exception as cpu_exc:
-            raise ProviderError(
-                f"{failed.display} failed ({error_text(exc)}) and the CPU fallback could not "
-                f"start: {error_text(cpu_exc)}"
-            ) from cpu_exc
-        self._session = session
-        self.adapter = CPU_ADAPTER
-        self.fallback_events.append(FallbackEvent(failed, CPU_ADAPTER, error_text(exc), index))
+    def _fall_back(
+        self, exc: BaseException, index: int, failed_session: Session
+    ) -> tuple[Session, Adapter]:
+        """Mark the adapter lost and move to a CPU session, made once even when several
+        concurrent runs fail together (later ones retry on the session the first made)."""
+        with self._lock:
+            if self._session is not failed_session:
+                return self._session, self.adapter
+            failed = self.adapter
+            if self._on_lost is not None:
+                self._on_lost(failed, error_text(exc))
+            try:
+                session = create_verified(
+                    self.backend, self.model_path, CPU_ADAPTER, threads=self.threads
+                )
+            except Exception as cpu_exc:
+                raise ProviderError(
+                    f"{failed.display} failed ({error_text(exc)}) and the CPU fallback could "
+                    f"not start: {error_text(cpu_exc)}"
+                ) from cpu_exc
+            self._session = session
+            self.adapter = CPU_ADAPTER
+            self.fallback_events.append(
+                FallbackEvent(failed, CPU_ADAPTER, error_text(exc), index))
+            return session, CPU_ADAPTER
 
     def fallback_summary(self, total: int | None = None) -> list[str]:
         """One line per fallback event, for the CLI summary and the UI."""
@@ -137,7 +169,7 @@ def open_runner(
 ) -> Runner:
     """Open a runner for ``model`` (a :class:`ModelOptions`, or a bare path with defaults).
 
-    The model's precision and disabled graph transforms configure ``backend`` (the real
+    The model's precision, disabled graph transforms and streams configure ``backend`` (the real
     ONNX Runtime one when none is given); its sha256 keys the probe cache, which lives
     under ``paths`` (the environment's when None) unless ``probe_cache`` is given.
 
@@ -157,12 +189,13 @@ def open_runner(
     if request.kind == "cpu":
         session = _cpu_session(backend, model_path, threads)
         return Runner(backend, model_path, CPU_ADAPTER, session, threads=threads,
-                      strict=strict, reason="requested with --provider cpu")
+                      strict=strict, reason="requested with --provider cpu",
+                      streams=model.streams)
 
     discovery = backend.discover()
     if request.forced:
         return _open_forced(backend, model_path, request, discovery, threads=threads,
-                            strict=strict)
+                            strict=strict, streams=model.streams)
 
     cache = probe_cache if probe_cache is not None else default_probe_cache(discovery, paths)
     sha = model.key()
@@ -204,7 +237,7 @@ def open_runner(
                                                 measured_at=time.time()))
 
         return Runner(backend, model_path, chosen, session, threads=threads, strict=strict,
-                      reason=reason, on_lost=remember_loss)
+                      reason=reason, on_lost=remember_loss, streams=model.streams)
     raise ProviderError("no adapter could be opened")  # order() always includes the CPU
 
 
@@ -216,6 +249,7 @@ def _open_forced(
     *,
     threads: int,
     strict: bool,
+    streams: int = 1,
 ) -> Runner:
     try:
         adapter = forced_adapter(request, discovery)
@@ -231,9 +265,9 @@ def _open_forced(
         session = _cpu_session(backend, model_path, threads)
         note = f"{exc}; using CPU instead (add --strict to make this an error)"
         return Runner(backend, model_path, CPU_ADAPTER, session, threads=threads,
-                      reason="forced provider unavailable", notes=[note])
+                      reason="forced provider unavailable", notes=[note], streams=streams)
     return Runner(backend, model_path, adapter, session, threads=threads, strict=strict,
-                  reason="requested with --provider")
+                  reason="requested with --provider", streams=streams)
 
 
 def _cpu_session(backend: Backend, model_path: Path, threads: int) -> Session:

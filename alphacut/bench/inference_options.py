@@ -84,6 +84,11 @@ VARIANTS: tuple[Variant, ...] = (
     _ov("ov-threads2", INFERENCE_NUM_THREADS="2"),
     _ov("ov-throughput-w2", workers=2, PERFORMANCE_HINT="THROUGHPUT"),
     _ov("ov-streams2-w2", workers=2, NUM_STREAMS="2", INFERENCE_NUM_THREADS="2"),
+    # What alphacut's own OpenVINO sessions set (ort_backend.provider_entries), alone and
+    # with two streams driven by two concurrent runs.
+    _ov("ov-product", INFERENCE_PRECISION_HINT="f32", ENABLE_CPU_PINNING="NO"),
+    _ov("ov-product-s2w2", workers=2, INFERENCE_PRECISION_HINT="f32", ENABLE_CPU_PINNING="NO",
+        NUM_STREAMS="2"),
     _ov("ov-bf16", INFERENCE_PRECISION_HINT="bf16"),
     _ov("ov-bf16-latency", PERFORMANCE_HINT="LATENCY", INFERENCE_PRECISION_HINT="bf16"),
     _ov("ov-bf16-streams2-w2", workers=2, NUM_STREAMS="2", INFERENCE_PRECISION_HINT="bf16"),

@@ -252,8 +252,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.images}: no images", file=sys.stderr)
         return 2
     try:
+        # The streams 'alphacut remove' would open for this batch: they cost memory.
+        from alphacut.accel.threads import batch_streams
+        from alphacut.pipeline.jobs import median_file_bytes
+
         options = RemoveOptions() if args.refine is None else RemoveOptions(refine=args.refine)
-        remover = Remover.open(args.model, provider=args.provider, options=options)
+        remover = Remover.open(args.model, provider=args.provider, options=options,
+                               streams=batch_streams(args.count, median_file_bytes(images)))
     except AlphacutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

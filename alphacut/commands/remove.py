@@ -202,6 +202,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"alphacut remove: error: {printable_text(str(exc))}", file=sys.stderr)
         return 1
     second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
+    from alphacut.accel.threads import batch_streams
+    from alphacut.pipeline.jobs import median_file_bytes
+
     remover = Remover.open(
         args.model,
         provider=args.provider,
@@ -209,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         options=rm_opts,
         precision=args.precision,
+        streams=batch_streams(len(jobs), median_file_bytes([job.source for job in jobs])),
     )
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
     startup = time.time() - process_launched()
@@ -225,6 +229,7 @@ def run(args: argparse.Namespace) -> int:
         _run_second_opinion(args, second_path, results, out_opts, rm_opts, reporter)
     events = remover.runner.fallback_summary(len(jobs))
     engine_info = {"engine": "local", "threads": remover.runner.threads,
+                   "streams": remover.runner.concurrency,
                    "startup_s": round(startup, 3), "driver_peak_rss_mb": round(peak_rss_mb(), 1)}
     return finish(reporter, tally, events, stop.signum, engine_info)
 

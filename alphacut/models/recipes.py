@@ -24,6 +24,9 @@ class Recipe:
     family: str
     output_index: int
     mapping: MaskMapping
+    # Intermediate masks the model already computes (decoder side outputs), read for the
+    # confidence score at no inference cost; empty where none has been measured.
+    stage_indices: tuple[int, ...] = ()
 
     def preprocess(self, spec: ModelSpec, rgb: np.ndarray) -> np.ndarray:
         """``(h, w, 3) uint8`` at the model's size -> ``(1, 3, h, w) float32`` input tensor."""
@@ -42,7 +45,16 @@ class Recipe:
 
     def postprocess(self, outputs: list[np.ndarray]) -> np.ndarray:
         """The model's outputs -> ``(h, w) float32`` soft mask in 0..1 at model resolution."""
-        pred = np.asarray(outputs[self.output_index], dtype=np.float32)
+        return self.to_mask(outputs[self.output_index])
+
+    def stage_outputs(self, outputs: list[np.ndarray]) -> list[np.ndarray]:
+        """The raw side outputs named by ``stage_indices`` (turn each into a mask with
+        :meth:`to_mask`)."""
+        return [outputs[index] for index in self.stage_indices if index < len(outputs)]
+
+    def to_mask(self, output: np.ndarray) -> np.ndarray:
+        """One raw output -> ``(h, w) float32`` mask in 0..1, mapped like the main one."""
+        pred = np.asarray(output, dtype=np.float32)
         pred = pred.reshape(pred.shape[-2], pred.shape[-1])
         if not np.isfinite(pred).all():
             # NaN/inf are an inference fault, not a mask; the accel layer falls back on this.
@@ -60,7 +72,12 @@ class Recipe:
 _RECIPES: dict[str, Recipe] = {
     # U^2-Net: seven sigmoid side outputs, the first is the fused one; rembg stretches it
     # to the full 0..1 range, which we keep so masks agree with the reference tool.
-    "u2net": Recipe(family="u2net", output_index=0, mapping="minmax"),
+    # Side outputs 1-5 feed the confidence; 6 is decoded from the 1/32 stage (10 px across
+    # at 320), so its outline is too blurred to tell doubt from a soft edge (README,
+    # "Confidence": including it lowers the failure ranking).
+    "u2net": Recipe(
+        family="u2net", output_index=0, mapping="minmax", stage_indices=(1, 2, 3, 4, 5)
+    ),
     # ISNet as built by IMG.LY: output 0 ("output") is already a sigmoid probability, which
     # IMG.LY's dist/index.mjs turns into alpha as-is (x 255); no min-max stretch. On
     # ecssd-dev a stretch scores about the same (MAE 0.0315 vs 0.0318) but would blow faint

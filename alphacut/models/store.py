@@ -64,8 +64,9 @@ class ResolvedModel:
     spec: ModelSpec
     path: Path
 
-    def session_options(self, precision: Precision = "fp32") -> ModelOptions:
-        """The record sessions on this model are opened with (sha256, transforms, agreement)."""
+    def session_options(self, precision: Precision = "fp32", streams: int = 1) -> ModelOptions:
+        """The record sessions on this model are opened with (sha256, transforms, agreement,
+        precision, streams)."""
         from alphacut.accel.model_options import ModelOptions
 
         return ModelOptions(
@@ -74,6 +75,7 @@ class ResolvedModel:
             disabled_optimizers=self.spec.disabled_optimizers,
             agreement=self.spec.agreement,
             precision=precision,
+            streams=streams,
         )
 
 

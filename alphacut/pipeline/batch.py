@@ -1,8 +1,10 @@
 """Batch processing with overlapped stages and a bounded number of images in flight.
 
 Decoding and encoding run in a small thread pool while the inference session works
-on the next image (Pillow and ONNX Runtime both release the GIL). Results come back
-in input order, one per job, and a failing image never stops the batch.
+on the next image (Pillow and ONNX Runtime both release the GIL). When the session can
+run several images at once (OpenVINO CPU streams, ``Runner.concurrency``), that many
+images are in inference together. Results come back in input order, one per job, and a
+failing image never stops the batch.
 """
 
 from __future__ import annotations
@@ -155,10 +157,24 @@ class BatchRunner:
         """Yield one :class:`JobResult` per job, in input order.
 
         Setting ``cancel`` stops new images from starting; images already being written
-        finish, and the rest are reported as ``cancelled``.
+        finish, and the rest are reported as ``cancelled``. ``on_start`` is called as an
+        image reaches inference (from a worker thread when several run at once).
         """
         for folder in {job.dest.parent for job in jobs}:
             clean_stray_temps(folder)
+        streams = self.remover.runner.concurrency
+        if streams > 1:
+            yield from self._run_concurrent(jobs, streams, cancel, on_start)
+        else:
+            yield from self._run_sequential(jobs, cancel, on_start)
+
+    def _run_sequential(
+        self,
+        jobs: Sequence[Job],
+        cancel: threading.Event | None,
+        on_start: Callable[[int, Job], None] | None,
+    ) -> Iterator[JobResult]:
+        """One inference at a time on the calling thread; decode and encode in the pool."""
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="alphacut")
         waiting: deque[tuple[int, Job]] = deque(enumerate(jobs))
         prepared: deque[tuple[int, Job, Future[Prepared | None]]] = deque()
@@ -172,21 +188,13 @@ class BatchRunner:
         def _cancelled() -> bool:
             return cancel is not None and cancel.is_set()
 
-        def settle(index: int, job: Job, item: Future[JobResult] | JobResult) -> JobResult:
-            if isinstance(item, JobResult):
-                return item
-            try:
-                return item.result()
-            except Exception as exc:  # one image's failure must not end the batch
-                return JobResult(index=index, job=job, status="failed", error=error_text(exc))
-
         try:
             refill()
             while prepared or finishing:
                 while finishing and (
                     isinstance(finishing[0][2], JobResult) or finishing[0][2].done()
                 ):
-                    yield settle(*finishing.popleft())
+                    yield _settle(*finishing.popleft())
                 if prepared and not _cancelled():
                     index, job, future = prepared.popleft()
                     if on_start:
@@ -200,9 +208,9 @@ class BatchRunner:
                         (index, job, JobResult(index=index, job=job, status="cancelled"))
                     )
                 elif finishing:
-                    yield settle(*finishing.popleft())
+                    yield _settle(*finishing.popleft())
                 while len(finishing) >= self.in_flight:
-                    yield settle(*finishing.popleft())
+                    yield _settle(*finishing.popleft())
             for index, job in waiting:
                 yield JobResult(index=index, job=job, status="cancelled")
         finally:
@@ -222,3 +230,60 @@ class BatchRunner:
         except Exception as exc:
             return JobResult(index=index, job=job, status="failed", error=error_text(exc))
         return pool.submit(self._finish, index, job, prep, mask)
+
+    def _run_concurrent(
+        self,
+        jobs: Sequence[Job],
+        streams: int,
+        cancel: threading.Event | None,
+        on_start: Callable[[int, Job], None] | None,
+    ) -> Iterator[JobResult]:
+        """``streams`` images in inference at once, each job decoded, inferred and written
+        by one thread; at most ``in_flight + streams`` jobs (one decoded image each) are
+        open at a time, as many as the one-at-a-time path holds at its peak with two."""
+        stage_slots = threading.Semaphore(self.workers)  # decode and encode, as the pool
+        infer_slots = threading.Semaphore(streams)
+
+        def cancelled() -> bool:
+            return cancel is not None and cancel.is_set()
+
+        def process(index: int, job: Job) -> JobResult:
+            with stage_slots:
+                prep = self._prepare(job)
+            if prep is None:
+                return JobResult(index=index, job=job, status="skipped", error="output exists")
+            with infer_slots:
+                if cancelled():  # not yet in inference: dropped, as in the sequential path
+                    return JobResult(index=index, job=job, status="cancelled")
+                if on_start:
+                    on_start(index, job)
+                mask = self.remover.run_model(prep)
+            with stage_slots:
+                return self._finish(index, job, prep, mask)
+
+        depth = self.in_flight + streams
+        pool = ThreadPoolExecutor(max_workers=depth, thread_name_prefix="alphacut")
+        waiting: deque[tuple[int, Job]] = deque(enumerate(jobs))
+        open_jobs: deque[tuple[int, Job, Future[JobResult]]] = deque()
+        try:
+            while waiting or open_jobs:
+                while waiting and len(open_jobs) < depth and not cancelled():
+                    index, job = waiting.popleft()
+                    open_jobs.append((index, job, pool.submit(process, index, job)))
+                if not open_jobs:
+                    break
+                yield _settle(*open_jobs.popleft())
+            for index, job in waiting:
+                yield JobResult(index=index, job=job, status="cancelled")
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _settle(index: int, job: Job, item: Future[JobResult] | JobResult) -> JobResult:
+    """A job's result; an exception from any of its stages fails that image only."""
+    if isinstance(item, JobResult):
+        return item
+    try:
+        return item.result()
+    except Exception as exc:  # one image's failure must not end the batch
+        return JobResult(index=index, job=job, status="failed", error=error_text(exc))

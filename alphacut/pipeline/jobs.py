@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -193,3 +193,18 @@ def plan_jobs(
             seen_dest[item.dest_real or item.dest] = item.source
             jobs.append(Job(source=item.source, dest=item.dest))
     return jobs, problems
+
+
+def median_file_bytes(paths: Sequence[Path], sample: int = 64) -> int | None:
+    """The median size of up to ``sample`` files spread over ``paths``, from ``stat`` alone
+    (no file is read); None when none could be stat'ed."""
+    if not paths:
+        return None
+    step = max(1, len(paths) // sample)
+    sizes = []
+    for path in paths[::step][:sample]:
+        try:
+            sizes.append(path.stat().st_size)
+        except OSError:
+            continue  # decoding will say why, in its own words
+    return sorted(sizes)[len(sizes) // 2] if sizes else None

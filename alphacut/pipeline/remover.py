@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from alphacut.accel import Runner, open_runner
-from alphacut.accel.adapter import honours_precision
+from alphacut.accel.adapter import Adapter, honours_precision
 from alphacut.accel.backend import Backend
 from alphacut.choices import Precision, RefineMode
 from alphacut.models.catalogue import DEFAULT_MODEL, ModelSpec
@@ -78,6 +78,8 @@ class Prepared:
     tensor: np.ndarray
     timings: StageTimings
     provider: str = ""  # the adapter that ran inference (it can change mid-batch)
+    # The model's raw side outputs that the confidence reads (see Recipe.stage_indices).
+    stages: list[np.ndarray] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,7 @@ class Remover:
         precision: Precision = "fp32",
         backend: Backend | None = None,
         paths: AppPaths | None = None,
+        streams: int = 1,
     ) -> Remover:
         """Open a verified cached model (never downloads) on the requested provider.
 
@@ -143,6 +146,8 @@ class Remover:
         the file is loaded only after its sha256 matches the pin. ``model_path`` uses that
         file instead, with the named model's settings. ``backend`` replaces ONNX Runtime
         (tests use the fake one); ``paths`` places the model cache and the probe cache.
+        ``streams`` > 1 (a batch, see :func:`alphacut.accel.threads.batch_streams`) lets an
+        OpenVINO CPU session run that many images at once; 1 keeps one image fastest.
         """
         store = store or ModelStore(paths)
         if model_path is None:
@@ -150,7 +155,7 @@ class Remover:
         else:
             resolved = ResolvedModel(store.spec(model), Path(model_path))
         runner = open_runner(
-            resolved.session_options(precision),
+            resolved.session_options(precision, streams),
             provider=provider,
             strict=strict,
             threads=threads,
@@ -167,7 +172,9 @@ class Remover:
     @property
     def provider(self) -> str:
         """The adapter in use, e.g. ``cpu`` or ``openvino:CPU`` (``+bf16`` when reduced)."""
-        adapter = self.runner.adapter
+        return self._label(self.runner.adapter)
+
+    def _label(self, adapter: Adapter) -> str:
         if self.precision != "fp32" and honours_precision(adapter):
             return f"{adapter.label}+{self.precision}"
         return adapter.label
@@ -209,10 +216,12 @@ class Remover:
     def run_model(self, prepared: Prepared) -> np.ndarray:
         """Inference stage: the soft mask; records the adapter and frees the input tensor."""
         start = time.perf_counter()
-        mask = self.infer(prepared.tensor)
+        # The adapter that ran this image: a concurrent or later run may have fallen back.
+        outputs, adapter = self.runner.run_on_adapter(prepared.tensor)
+        mask = self.recipe.postprocess(outputs)
+        prepared.stages = self.recipe.stage_outputs(outputs)
         prepared.timings.inference = _ms(start)
-        # Read now: by the time this image is encoded a later one may have fallen back.
-        prepared.provider = self.provider
+        prepared.provider = self._label(adapter)
         prepared.tensor = np.empty(0, np.float32)
         return mask
 
@@ -221,7 +230,8 @@ class Remover:
         the input's own alpha, and how far the mask can be trusted."""
         decoded, timings = prepared.decoded, prepared.timings
         start = time.perf_counter()
-        confidence = assess(mask)
+        confidence = assess(mask, [self.recipe.to_mask(stage) for stage in prepared.stages])
+        prepared.stages = []
         timings.confidence = _ms(start)
         start = time.perf_counter()
         alpha = make_alpha(mask, decoded.rgb, refine=self.options.refine)
