@@ -55,8 +55,10 @@ class LocalCluster:
         base_env = dict(os.environ if env is None else env)
         # Token auth would share ~/.ray/auth_token with every other cluster of this user;
         # this cluster listens on this host only for the length of a test.
+        # Ray 2.60 drains a node for up to 30 s on SIGTERM (for Serve); nothing here
+        # serves traffic, so the test cluster stops at once.
         base_env.update(RAY_TMPDIR=str(temp_dir), RAY_USAGE_STATS_ENABLED="0",
-                        RAY_AUTH_MODE="disabled")
+                        RAY_AUTH_MODE="disabled", RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="0")
         cluster = cls(env=base_env, temp_dir=temp_dir)
         from ray.util import get_node_ip_address
 
@@ -92,26 +94,38 @@ class LocalCluster:
 
     def wait_for_nodes(self, count: int, timeout: float = 120.0) -> None:
         """Block until ``count`` nodes are alive, as the cluster itself reports."""
+        # One driver process that polls: each new driver costs seconds of Ray start-up.
         code = (
-            "import ray, sys\n"
+            "import ray, sys, time\n"
             f"ray.init(address={self.address!r}, logging_level='ERROR', log_to_driver=False)\n"
-            "print(sum(1 for n in ray.nodes() if n['Alive']))\n"
+            f"deadline = time.monotonic() + {timeout}\n"
+            f"while sum(1 for n in ray.nodes() if n['Alive']) != {count}:\n"
+            "    if time.monotonic() > deadline:\n"
+            "        sys.exit(3)\n"
+            "    time.sleep(0.2)\n"
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for node in self.nodes:
-                if node.poll() is not None:
-                    log = (self.temp_dir / f"node{self.nodes.index(node)}.log").read_text()
-                    raise RuntimeError(f"ray start exited {node.returncode}:\n{log[-3000:]}")
+            waiter = subprocess.Popen([sys.executable, "-c", code], env=self.env,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             try:
-                out = subprocess.run([sys.executable, "-c", code], env=self.env,
-                                     capture_output=True, text=True, timeout=60)
-            except subprocess.TimeoutExpired:
-                continue  # the head is not up yet: ray.init keeps retrying
-            if out.returncode == 0 and out.stdout.strip().splitlines()[-1:] == [str(count)]:
+                while waiter.poll() is None and time.monotonic() < deadline:
+                    self._check_nodes_running()  # a node that died fails at once
+                    time.sleep(0.2)
+            finally:
+                if waiter.poll() is None:
+                    waiter.kill()
+                waiter.wait()
+            if waiter.returncode == 0:
                 return
-            time.sleep(1.0)
+            time.sleep(0.5)  # the head was not up yet (ray.init gave up): try again
         raise TimeoutError(f"Ray cluster did not reach {count} node(s)")
+
+    def _check_nodes_running(self) -> None:
+        for number, node in enumerate(self.nodes):
+            if node.poll() is not None:
+                log = (self.temp_dir / f"node{number}.log").read_text()
+                raise RuntimeError(f"ray start exited {node.returncode}:\n{log[-3000:]}")
 
     def stop(self) -> None:
         """End our nodes (newest first) and remove the temp dir."""

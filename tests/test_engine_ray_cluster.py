@@ -52,12 +52,31 @@ def module_home(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> P
 
 
 @pytest.fixture(scope="module")
-def cluster(module_home: Path) -> Iterator[LocalCluster]:
+def job_env(module_home: Path) -> dict[str, str]:
     import os
 
-    env = {**os.environ, "ALPHACUT_HOME": str(module_home),
-           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    cluster = LocalCluster.start(head_cpus=1, env=env)
+    return {**os.environ, "ALPHACUT_HOME": str(module_home),
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+
+
+@pytest.fixture(scope="module")
+def local_run(photos: Path, job_env: dict[str, str],
+              tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    """The local engine's run over the same photos, started before the cluster (overlaps)."""
+    out = tmp_path_factory.mktemp("local")
+    job = subprocess.Popen(_cli(photos, out), env=job_env, text=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    yield job, out
+    if job.poll() is None:  # the module failed before it needed the reference
+        job.kill()
+        job.communicate()
+
+
+@pytest.fixture(scope="module")
+def cluster(job_env: dict[str, str],
+            local_run: tuple[subprocess.Popen[str], Path]) -> Iterator[LocalCluster]:
+    cluster = LocalCluster.start(head_cpus=1, env=job_env)
     try:
         cluster.add_node(cpus=1, resources='{"second_node": 1}')
         yield cluster
@@ -66,12 +85,11 @@ def cluster(module_home: Path) -> Iterator[LocalCluster]:
 
 
 @pytest.fixture(scope="module")
-def reference(photos: Path, module_home: Path, tmp_path_factory: pytest.TempPathFactory,
-              cluster: LocalCluster) -> Path:
+def reference(local_run: tuple[subprocess.Popen[str], Path], cluster: LocalCluster) -> Path:
     """The local engine's outputs for the same photos and options."""
-    out = tmp_path_factory.mktemp("local")
-    done = subprocess.run(_cli(photos, out), env=cluster.env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    job, out = local_run
+    _, stderr = job.communicate(timeout=600)
+    assert job.returncode == 0, stderr
     return out
 
 

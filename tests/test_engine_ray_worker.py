@@ -35,10 +35,10 @@ def _settings(output: OutputOptions, **kwargs: object) -> WorkerSettings:
                           **kwargs)  # type: ignore[arg-type]
 
 
-def _batch(rows: list[tuple[int, str, str]], source_uri: str | None = None) -> dict:
-    batch = {"index": [r[0] for r in rows], "source": [r[1] for r in rows],
-             "dest": [r[2] for r in rows]}
-    return ReadSources(source_uri)(batch)
+def _batch(rows: list[tuple[int, str, str]]) -> dict:
+    """A batch as the actor gets it from the dataset: paths only (the actor reads)."""
+    return {"index": [r[0] for r in rows], "source": [r[1] for r in rows],
+            "dest": [r[2] for r in rows]}
 
 
 def test_is_uri_tells_schemes_from_paths() -> None:
@@ -119,8 +119,8 @@ def test_non_regular_files_are_error_rows_not_hangs(tmp_path: Path) -> None:
 
     fifo = tmp_path / "pipe.jpg"
     os.mkfifo(fifo)
-    batch = _batch([(0, str(fifo), str(tmp_path / "o.png")),
-                    (1, str(tmp_path), str(tmp_path / "d.png"))])
+    batch = ReadSources(None)(_batch([(0, str(fifo), str(tmp_path / "o.png")),
+                                      (1, str(tmp_path), str(tmp_path / "d.png"))]))
     assert batch["read_error"][0] == "is a FIFO (named pipe), not a regular file; skipped"
     assert batch["read_error"][1] == "is a directory"
     assert batch["data"] == [b"", b""]
@@ -147,7 +147,7 @@ def test_uri_inputs_and_outputs_plan_and_write_like_local(
     ]
     actor = RemoveActor(_settings(options, source_uri=plan.source_uri, out_uri=plan.out_uri))
     rows = [(i, str(j.source), str(j.dest)) for i, j in enumerate(plan.jobs)]
-    result = actor(_batch(rows, plan.source_uri))
+    result = actor(_batch(rows))
     assert result["status"] == ["done", "done"]
     assert main(["remove", str(src), "-r", "-o", str(tmp_path / "local"), "--provider", "cpu",
                  "--threads", "1"]) == 0

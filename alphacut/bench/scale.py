@@ -5,8 +5,10 @@ run in rounds (A B C D, A B C D, ...) so a machine whose load changes affects ev
 configuration alike. Reported per configuration (medians over rounds):
 
 - images/s once running (first image started to last image written), and its ratio to
-  the local engine in the same round;
-- job start-up: from the command's launch to the first image's processing start;
+  the local engine in the same round; also the ratio over the whole process (launch to
+  exit, start-up included);
+- job start-up: from the command's launch to the first image's processing start (local:
+  to the model loaded), and for Ray to the first output written;
 - per-image cost on one worker (median of the per-image totals);
 - peak RSS of the driver and of each worker;
 - whether every output is byte-identical to the local engine's.
@@ -72,6 +74,7 @@ class Run:
     image_ms_median: float
     driver_peak_rss_mb: float
     worker_peak_rss_mb: list[float] = field(default_factory=list)
+    first_output_s: float | None = None  # Ray only: launch to the first output written
 
 
 def run_once(config: Config, images: Path, out: Path, extra: list[str],
@@ -101,17 +104,22 @@ def run_once(config: Config, images: Path, out: Path, extra: list[str],
         image_ms_median=round(statistics.median(totals), 1) if totals else 0.0,
         driver_peak_rss_mb=float(engine.get("driver_peak_rss_mb", 0.0)),
         worker_peak_rss_mb=sorted(engine.get("worker_peak_rss_mb", {}).values()),
+        first_output_s=engine.get("first_output_s"),
     )
 
 
 def summarise(runs: list[Run], configs: list[Config]) -> list[dict[str, Any]]:
     """Per configuration: medians over rounds, and the median per-round ratio to local."""
-    local = {r.round: r.images_per_s for r in runs if r.config == "local"}
+    local = {r.round: r for r in runs if r.config == "local"}
     rows = []
     for config in configs:
         mine = [r for r in runs if r.config == config.name]
-        ratios = [r.images_per_s / local[r.round] for r in mine if local.get(r.round)]
+        ratios = [r.images_per_s / local[r.round].images_per_s for r in mine
+                  if r.round in local and local[r.round].images_per_s]
+        # Whole process, start-up included: the same work, so the inverse ratio of walls.
+        whole = [local[r.round].wall_s / r.wall_s for r in mine if r.round in local and r.wall_s]
         workers = [mb for r in mine for mb in r.worker_peak_rss_mb]
+        firsts = [r.first_output_s for r in mine if r.first_output_s is not None]
         rows.append({
             "config": config.name,
             "rounds": len(mine),
@@ -119,7 +127,9 @@ def summarise(runs: list[Run], configs: list[Config]) -> list[dict[str, Any]]:
             "vs_local": round(statistics.median(ratios), 3) if ratios else None,
             "vs_local_min": round(min(ratios), 3) if ratios else None,
             "vs_local_max": round(max(ratios), 3) if ratios else None,
+            "whole_run_vs_local": round(statistics.median(whole), 3) if whole else None,
             "startup_s": round(statistics.median(r.startup_s for r in mine), 2),
+            "first_output_s": round(statistics.median(firsts), 2) if firsts else None,
             "wall_s": round(statistics.median(r.wall_s for r in mine), 2),
             "image_ms_median": round(statistics.median(r.image_ms_median for r in mine), 1),
             "driver_peak_rss_mb": round(max(r.driver_peak_rss_mb for r in mine), 1),
@@ -198,14 +208,17 @@ def run(args: argparse.Namespace) -> int:
                 same_files(out, local_out) if local_out.is_dir() else None
             )
     table = Table(title=f"alphacut bench scale: {args.images} ({runs[0].done} images)")
-    for column in ("config", "images/s", "vs local (min-max)", "start-up s", "image ms",
-                   "driver MB", "worker MB", "same bytes"):
+    for column in ("config", "images/s", "vs local (min-max)", "whole run", "start-up s",
+                   "image ms", "driver MB", "worker MB", "same bytes"):
         table.add_column(column)
     for row in rows:
         ratio = (f"{row['vs_local']:.2f}x ({row['vs_local_min']:.2f}-{row['vs_local_max']:.2f})"
                  if row["vs_local"] is not None else "-")
-        table.add_row(row["config"], f"{row['images_per_s']:.2f}", ratio,
-                      f"{row['startup_s']:.1f}", f"{row['image_ms_median']:.0f}",
+        whole = f"{row['whole_run_vs_local']:.2f}x" if row["whole_run_vs_local"] else "-"
+        startup = f"{row['startup_s']:.1f}" + (
+            f" ({row['first_output_s']:.1f})" if row["first_output_s"] is not None else "")
+        table.add_row(row["config"], f"{row['images_per_s']:.2f}", ratio, whole,
+                      startup, f"{row['image_ms_median']:.0f}",
                       f"{row['driver_peak_rss_mb']:.0f}",
                       f"{row['worker_peak_rss_mb']:.0f}" if row["worker_peak_rss_mb"] else "-",
                       {True: "yes", False: "NO", None: "-"}[row["same_bytes_as_local"]])

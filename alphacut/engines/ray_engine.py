@@ -1,8 +1,8 @@
 """The Ray engine: a batch planned by ``alphacut remove``, run by Ray Data on a cluster.
 
-The dataset holds paths, then file bytes (never decoded pixels, so image sizes may vary
-freely). A class-based ``map_batches`` over a fixed actor pool does the work: each actor
-holds one Remover, and decodes, cuts out, encodes and writes every image it gets. Results
+The dataset holds paths only (never pixels, so image sizes may vary freely). A
+class-based ``map_batches`` over a fixed actor pool does the work: each actor holds one
+Remover, and reads, decodes, cuts out, encodes and writes every image it gets. Results
 come back as small rows; the driver turns them into the local engine's JobResults.
 
 Fault tolerance is Ray Data's, as pinned (2.60): actor pools are created with
@@ -21,7 +21,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from alphacut.engines.ray_worker import ReadSources, RemoveActor, WorkerSettings
+from alphacut.engines.ray_worker import RemoveActor, WorkerSettings
 from alphacut.pipeline.batch import JobResult
 from alphacut.pipeline.confidence import Confidence
 from alphacut.pipeline.jobs import Job
@@ -44,6 +44,7 @@ class RayStats:
     threads: int = 0
     nodes: set[str] = field(default_factory=set)
     first_start: float | None = None
+    first_end: float | None = None
     last_end: float | None = None
     done: int = 0
     worker_peak_rss_mb: dict[str, float] = field(default_factory=dict)
@@ -59,10 +60,17 @@ class RayStats:
             self.done += 1
             start, end = float(row["started"]), float(row["ended"])
             self.first_start = start if self.first_start is None else min(self.first_start, start)
+            self.first_end = end if self.first_end is None else min(self.first_end, end)
             self.last_end = end if self.last_end is None else max(self.last_end, end)
 
     def as_dict(self, launched: float) -> dict[str, object]:
-        """JSON-friendly: ``startup_s`` runs from the command's launch to the first image."""
+        """JSON-friendly, times from the command's launch (process start).
+
+        ``startup_s``: until the first image starts processing in an actor (Ray started or
+        joined, pipeline planned, actor up with its model loaded), as the local engine's
+        ``startup_s`` runs until its model is loaded; ``first_output_s``: until the first
+        output is written.
+        """
         span = (self.last_end - self.first_start) if self.first_start and self.last_end else 0
         return {
             "engine": "ray",
@@ -70,6 +78,7 @@ class RayStats:
             "threads": self.threads,
             "nodes": len(self.nodes),
             "startup_s": round(self.first_start - launched, 3) if self.first_start else None,
+            "first_output_s": round(self.first_end - launched, 3) if self.first_end else None,
             "processing_s": round(span, 3),
             "processing_images_per_s": round(self.done / span, 3) if span > 0 else 0.0,
             "driver_peak_rss_mb": round(peak_rss_mb(), 1),
@@ -144,12 +153,6 @@ class RayEngine:
         dataset = (
             ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
             .map_batches(
-                _read_batch,
-                fn_kwargs={"source_uri": self.settings.source_uri},
-                batch_size=None,  # a whole block per read task
-                num_cpus=0,  # I/O only: never holds a core the actors need
-            )
-            .map_batches(
                 RemoveActor,
                 fn_constructor_args=(self.settings,),
                 compute=ray.data.ActorPoolStrategy(size=workers),
@@ -162,11 +165,6 @@ class RayEngine:
                 return
             self.stats.add(row)
             yield _job_result(by_index[int(row["index"])], row)
-
-
-def _read_batch(batch: dict[str, Any], source_uri: str | None) -> dict[str, Any]:
-    """The read stage as a Ray task (a function: reading needs no state worth an actor)."""
-    return ReadSources(source_uri)(batch)
 
 
 def _job_result(job: Job, row: dict[str, Any]) -> JobResult:

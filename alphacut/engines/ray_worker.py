@@ -1,8 +1,8 @@
-"""What runs inside Ray: a read stage (paths -> bytes) and the removal actor.
+"""What runs inside Ray: the removal actor and its reader (paths -> bytes).
 
-Neither class imports Ray: Ray Data calls them with batches (``dict`` of columns) and
-takes back ``dict`` of columns. Only file bytes travel in; only small result rows travel
-out, because every image is decoded, cut out, encoded and written inside one actor.
+Neither class imports Ray: Ray Data calls the actor with batches (``dict`` of columns)
+and takes back ``dict`` of columns. Only paths travel in and only small result rows
+travel out: every image is read, decoded, cut out, encoded and written inside one actor.
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _read_local(path: str) -> bytes:
 
 
 class ReadSources:
-    """Read stage: add each source's bytes (or the reason it cannot be read) to its row."""
+    """The actor's reader: add each source's bytes (or why it cannot be read) to its row."""
 
     def __init__(self, source_uri: str | None) -> None:
         self.root = None
@@ -112,6 +112,10 @@ class RemoveActor:
             precision=settings.precision,  # type: ignore[arg-type]
         )
         self.background = load_background(settings.output)
+        # Reading here, not in a Ray task stage: each such task started a worker process
+        # that imported Ray Data and alphacut, which on a small machine delayed the first
+        # image by seconds; reading one file is milliseconds beside its cutout.
+        self.reader = ReadSources(settings.source_uri)
         self.out_root = None
         if settings.out_uri is not None:
             from alphacut.engines.locations import open_uri
@@ -122,6 +126,7 @@ class RemoveActor:
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         rows: dict[str, list[Any]] = {name: [] for name in RESULT_COLUMNS}
+        batch = self.reader(batch)
         for index, source, dest, data, read_error in zip(
             batch["index"], batch["source"], batch["dest"], batch["data"], batch["read_error"],
             strict=True,
