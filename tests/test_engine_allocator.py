@@ -1,4 +1,5 @@
-"""The CLI caps glibc malloc arenas (memory stays bounded with many image threads)."""
+"""The CLI caps glibc malloc arenas and maps large buffers (memory stays bounded with many
+image threads)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 
 import pytest
 
-from alphacut.allocator import limit_malloc_arenas
+from alphacut.allocator import limit_malloc_arenas, map_large_buffers
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
@@ -20,3 +21,29 @@ def test_limit_takes_effect_on_glibc() -> None:
 def test_limit_is_a_no_op_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     assert limit_malloc_arenas() is False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_large_buffers_go_back_to_the_system_when_freed() -> None:
+    # After one large block is freed glibc would put the next ones on the heap; with the
+    # fixed threshold each is mapped, so freeing the later one shrinks RSS again.
+    code = """
+import psutil
+from alphacut.allocator import map_large_buffers
+print(map_large_buffers())
+first = bytearray(20_000_000)
+del first
+second = bytearray(20_000_000)
+second[::4096] = b"x" * len(second[::4096])
+before = psutil.Process().memory_info().rss
+del second
+print((before - psutil.Process().memory_info().rss) / 2**20)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    took, dropped_mb = out.stdout.split()
+    assert took == "True" and float(dropped_mb) > 15
+
+
+def test_mapping_is_a_no_op_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert map_large_buffers() is False
