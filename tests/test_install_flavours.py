@@ -29,6 +29,8 @@ DEFAULT_BEFORE = [
     "numpy>=1.26", "pillow>=10.4", "psutil>=5.9", "platformdirs>=4.0", "rich>=13.7",
     "textual>=1.0", "textual-image>=0.8", "pymatting>=1.1.12", "scipy>=1.10", "zlib-ng>=0.5",
     "tomli-w>=1.0", "plotext>=5.2",
+    # Added since (issue 13): the matting solve keeps BLAS to one thread.
+    "threadpoolctl>=3.1",
     "onnxruntime-directml>=1.20; sys_platform == 'win32'",
     "onnxruntime-openvino>=1.22; sys_platform == 'linux' and platform_machine == 'x86_64'",
     "onnxruntime>=1.20; sys_platform != 'win32' and sys_platform != 'linux'",

@@ -178,6 +178,23 @@ def test_knn_alpha_finds_strands_inside_a_wide_band() -> None:
     assert np.abs(alpha - truth)[band].mean() < 0.1
 
 
+def test_knn_solve_runs_blas_on_one_thread(monkeypatch) -> None:
+    import scipy.sparse.linalg
+    from threadpoolctl import threadpool_info
+
+    seen: list[int] = []
+    real_cg = scipy.sparse.linalg.cg
+
+    def recording_cg(*args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return real_cg(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.sparse.linalg, "cg", recording_cg)
+    image, trimap, _ = strand_scene()
+    assert refine.knn_alpha(image, trimap, refine.DEFAULT_MATTING) is not None
+    assert seen and set(seen) == {1}
+
+
 def test_knn_alpha_gives_up_without_both_known_sides_or_convergence() -> None:
     image, trimap, _ = strand_scene()
     no_background = np.where(trimap == 0.0, 0.5, trimap)

@@ -82,3 +82,6 @@ def test_same_benchmark_through_alphacut_bench_memory(
     from alphacut.pipeline.remover import Remover
 
     assert record["provider"] == Remover.open("u2netp").provider
+    assert record["refine"] == "matting"
+    assert cli_main([*args, "--json", "--max-growth-mb", "100000", "--refine", "none"]) == 0
+    assert json.loads(capsys.readouterr().out)["refine"] == "none"

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from alphacut.choices import REFINE_MODES
 from alphacut.models.catalogue import DEFAULT_MODEL
 from alphacut.resources import MB, peak_rss_mb
 
@@ -194,6 +195,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # provider alone peaks ~100 MB higher on 13 MP photos (it keeps its memory arena).
     parser.add_argument("--provider", default="auto", metavar="NAME[:DEVICE]",
                         help="adapter to measure (default: auto, as 'alphacut remove')")
+    # The bound is about the default pipeline; 'none' measures the same batch without the
+    # refine step, so the two can be compared on one machine.
+    parser.add_argument("--refine", choices=REFINE_MODES, default=None,
+                        help="refine mode to measure (default: as 'alphacut remove')")
     parser.add_argument("--max-growth-mb", type=float, default=25.0,
                         help="fail when RSS grows more than this after warm-up (default 25)")
     parser.add_argument("--max-peak-mb", type=float, default=None,
@@ -234,7 +239,7 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.errors import AlphacutError
 
     limit_malloc_arenas()  # as the CLI does, so the numbers are the CLI's
-    from alphacut.pipeline.remover import Remover
+    from alphacut.pipeline.remover import RemoveOptions, Remover
 
     if args.count < 2 or not 0 <= args.warmup < args.count:
         print("error: need --count >= 2 and 0 <= --warmup < --count", file=sys.stderr)
@@ -251,7 +256,8 @@ def run(args: argparse.Namespace) -> int:
         from alphacut.accel.threads import batch_streams
         from alphacut.pipeline.jobs import median_file_bytes
 
-        remover = Remover.open(args.model, provider=args.provider,
+        options = RemoveOptions() if args.refine is None else RemoveOptions(refine=args.refine)
+        remover = Remover.open(args.model, provider=args.provider, options=options,
                                streams=batch_streams(args.count, median_file_bytes(images)))
     except AlphacutError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -260,7 +266,8 @@ def run(args: argparse.Namespace) -> int:
         out_dir = args.out or Path(tmp)
         report = run_benchmark(remover, images, out_dir, count=args.count, warmup=args.warmup)
     if args.json:
-        record = {**asdict(report), "flat": report.flat(args.max_growth_mb),
+        record = {**asdict(report), "refine": remover.options.refine,
+                  "flat": report.flat(args.max_growth_mb),
                   "max_growth_mb": args.max_growth_mb, "max_peak_mb": args.max_peak_mb}
         print(json.dumps(record))
     else:

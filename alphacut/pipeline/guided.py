@@ -85,16 +85,37 @@ def guided_coefficients(
     mean_i = box_mean(guide, radius)
     mean_p = box_mean(target, radius)
     cov_ip = box_mean(guide * target[..., None], radius) - mean_i * mean_p[..., None]
-    sigma = np.empty(guide.shape[:2] + (3, 3), dtype=np.float32)
+    sigma = {}
     for i in range(3):
         for j in range(i, 3):
             var = box_mean(guide[..., i] * guide[..., j], radius) - mean_i[..., i] * mean_i[..., j]
-            sigma[..., i, j] = var
-            sigma[..., j, i] = var
-    sigma += eps * np.eye(3, dtype=np.float32)
-    coeff_a = np.linalg.solve(sigma, cov_ip[..., None])[..., 0]
+            sigma[i, j] = var + eps if i == j else var
+    coeff_a = solve_symmetric_3x3(sigma, cov_ip)
     coeff_b = mean_p - np.einsum("hwc,hwc->hw", coeff_a, mean_i)
     return box_mean(coeff_a, radius), box_mean(coeff_b, radius)
+
+
+def solve_symmetric_3x3(
+    sigma: dict[tuple[int, int], np.ndarray], rhs: np.ndarray
+) -> np.ndarray:
+    """Per-pixel ``sigma^-1 rhs`` for symmetric 3x3 ``sigma`` (upper entries ``(i, j)``, i <= j).
+
+    Cramer's rule on the cofactors, in float64: a handful of whole-array products instead of
+    one small LAPACK call per pixel, about ten times faster than ``np.linalg.solve`` here.
+    ``sigma`` is the colour covariance plus ``eps`` on the diagonal, so it is positive
+    definite and its determinant stays clear of zero.
+    """
+    s00, s01, s02 = (sigma[0, j].astype(np.float64) for j in range(3))
+    s11, s12, s22 = (sigma[i, j].astype(np.float64) for i, j in ((1, 1), (1, 2), (2, 2)))
+    c00, c01, c02 = s11 * s22 - s12 * s12, s02 * s12 - s01 * s22, s01 * s12 - s02 * s11
+    c11, c12, c22 = s00 * s22 - s02 * s02, s01 * s02 - s00 * s12, s00 * s11 - s01 * s01
+    inv_det = 1.0 / (s00 * c00 + s01 * c01 + s02 * c02)
+    v0, v1, v2 = rhs[..., 0], rhs[..., 1], rhs[..., 2]
+    out = np.empty(rhs.shape, dtype=np.float32)
+    out[..., 0] = (c00 * v0 + c01 * v1 + c02 * v2) * inv_det
+    out[..., 1] = (c01 * v0 + c11 * v1 + c12 * v2) * inv_det
+    out[..., 2] = (c02 * v0 + c12 * v1 + c22 * v2) * inv_det
+    return out
 
 
 class StripUpsampler:
@@ -111,17 +132,30 @@ class StripUpsampler:
         self._scale_x = low_size[0] / full_size[0]
         self._scale_y = low_size[1] / full_size[1]
 
-    def rows(
-        self, values: np.ndarray, y0: int, y1: int, x0: int = 0, x1: int | None = None
-    ) -> np.ndarray:
-        """``values`` (working size, 2-D) upsampled: full-resolution rows ``y0..y1``, columns
-        ``x0..x1`` (all by default)."""
-        x1 = self.full_size[0] if x1 is None else x1
+    def source(self, values: np.ndarray) -> np.ndarray | Image.Image:
+        """``values`` (working size, 2-D) ready for :meth:`rows`: made once per map, so the
+        strips of one map share a single float image instead of converting it per strip."""
         if self.low_size == self.full_size:
+            return values
+        return Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), "F")
+
+    def rows(
+        self,
+        values: np.ndarray | Image.Image,
+        y0: int,
+        y1: int,
+        x0: int = 0,
+        x1: int | None = None,
+    ) -> np.ndarray:
+        """``values`` (working size, 2-D, or its :meth:`source`) upsampled: full-resolution
+        rows ``y0..y1``, columns ``x0..x1`` (all by default)."""
+        x1 = self.full_size[0] if x1 is None else x1
+        if isinstance(values, np.ndarray):
+            values = self.source(values)
+        if isinstance(values, np.ndarray):
             return values[y0:y1, x0:x1]
-        img = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32), "F")
         box = (x0 * self._scale_x, y0 * self._scale_y, x1 * self._scale_x, y1 * self._scale_y)
-        strip = img.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=box)
+        strip = values.resize((x1 - x0, y1 - y0), Image.Resampling.BILINEAR, box=box)
         return np.asarray(strip, dtype=np.float32)
 
 
@@ -159,6 +193,7 @@ def guided_upsample(
     if keep is not None:
         maps += list(keep)
     up = StripUpsampler((target.shape[1], target.shape[0]), rgb.size)
+    maps = [up.source(values) for values in maps]
     width, height = rgb.size
     out = np.empty((height, width), dtype=np.uint8)
     for y0, y1 in strips(height):

@@ -45,6 +45,7 @@ def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
     """
     import scipy.sparse
     import scipy.sparse.linalg
+    from threadpoolctl import threadpool_limits
 
     unknown = trimap == 0.5
     long_side = max(trimap.shape)
@@ -86,14 +87,19 @@ def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
     ).tocsr()
     rhs = unknown_rows[:, ~is_unknown] @ values[~is_unknown]
     del unknown_rows
-    solution, info = scipy.sparse.linalg.cg(
-        system,
-        rhs,
-        x0=np.full(int(is_unknown.sum()), 0.5),
-        M=scipy.sparse.diags(1.0 / np.maximum(system.diagonal(), 1e-12)),
-        rtol=params.cg_tol,
-        maxiter=params.cg_maxiter,
-    )
+    # The vectors hold a few thousand entries: BLAS threads cannot speed their dot products
+    # up, and OpenBLAS's idle threads spin between the hundreds of calls, which measured ten
+    # times the solve's own CPU time when the cores were busy (as they are when the next
+    # photo is decoding or inferring).
+    with threadpool_limits(limits=1, user_api="blas"):
+        solution, info = scipy.sparse.linalg.cg(
+            system,
+            rhs,
+            x0=np.full(int(is_unknown.sum()), 0.5),
+            M=scipy.sparse.diags(1.0 / np.maximum(system.diagonal(), 1e-12)),
+            rtol=params.cg_tol,
+            maxiter=params.cg_maxiter,
+        )
     if info != 0:
         return None
     alpha = trimap.astype(np.float32)

@@ -91,27 +91,49 @@ def solve_band(
     return fallback if solved is None else solved
 
 
+def coefficients_near(
+    alpha: np.ndarray, image: np.ndarray, weight: np.ndarray, params: MattingParams
+) -> tuple[np.ndarray, np.ndarray]:
+    """Guided-filter coefficients of ``alpha``, fitted only around the non-zero ``weight``.
+
+    Each coefficient depends on the pixels within two filter radii of it (two box means), and
+    bilinear upsampling reads one working pixel further; fitting on the weight's bounding
+    box grown by that much gives, wherever the weight reaches, exactly what fitting the whole
+    image gives. Elsewhere the coefficients are 0 and the weight keeps the model's alpha.
+    """
+    rows, cols = np.flatnonzero(weight.any(axis=1)), np.flatnonzero(weight.any(axis=0))
+    coeff_a = np.zeros(alpha.shape + (3,), dtype=np.float32)
+    coeff_b = np.zeros(alpha.shape, dtype=np.float32)
+    if rows.size == 0:
+        return coeff_a, coeff_b
+    margin = 2 * params.upsample_radius + 2
+    y0, y1 = max(0, rows[0] - margin), min(alpha.shape[0], rows[-1] + margin + 1)
+    x0, x1 = max(0, cols[0] - margin), min(alpha.shape[1], cols[-1] + margin + 1)
+    coeff_a[y0:y1, x0:x1], coeff_b[y0:y1, x0:x1] = guided_coefficients(
+        image[y0:y1, x0:x1], alpha[y0:y1, x0:x1], params.upsample_radius, params.upsample_eps
+    )
+    return coeff_a, coeff_b
+
+
 def blend_upsample(
     alpha: np.ndarray,
     image: np.ndarray,
     weight: np.ndarray,
-    base: np.ndarray,
+    base: Image.Image,
     rgb: Image.Image,
     params: MattingParams,
 ) -> Image.Image:
-    """``base`` (full-size uint8) with the guided upsampling of ``alpha`` mixed in by ``weight``.
+    """``base`` (full-size 8-bit alpha) with the guided upsampling of ``alpha`` mixed in by
+    ``weight``, written into ``base`` in place and returned.
 
     ``alpha``, ``image`` and ``weight`` share the working size. Only full-resolution rows
-    and columns where ``weight`` is non-zero are filtered; the rest of ``base`` is returned
-    untouched. ``base`` is written in place (it is the result), so no second full-size copy
-    is made.
+    and columns where ``weight`` is non-zero are filtered, one strip at a time: the rest of
+    ``base`` is never read, and no full-size copy of it is made (a batch holds several photos
+    in flight, so each full-size buffer counts against its peak memory).
     """
-    coeff_a, coeff_b = guided_coefficients(
-        image, alpha, params.upsample_radius, params.upsample_eps
-    )
-    maps = [coeff_a[..., c] for c in range(3)] + [coeff_b, weight]
+    coeff_a, coeff_b = coefficients_near(alpha, image, weight, params)
     up = StripUpsampler((alpha.shape[1], alpha.shape[0]), rgb.size)
-    out = base
+    maps = [up.source(m) for m in [coeff_a[..., c] for c in range(3)] + [coeff_b, weight]]
     scale_y, scale_x = alpha.shape[0] / rgb.height, alpha.shape[1] / rgb.width
     for y0, y1 in strips(rgb.height):
         # Only the columns where the weight is non-zero are filtered; bilinear support reaches
@@ -122,7 +144,7 @@ def blend_upsample(
             continue
         x0 = max(0, int((columns[0] - 1) / scale_x))
         x1 = min(rgb.width, int((columns[-1] + 2) / scale_x) + 1)
-        if alpha.shape == base.shape:
+        if alpha.shape[::-1] == base.size:
             value = alpha[y0:y1, x0:x1].copy()
         else:
             guide = guide_rows(rgb, y0, y1, x0, x1)
@@ -130,11 +152,11 @@ def blend_upsample(
             for c in range(3):
                 value += up.rows(maps[c], y0, y1, x0, x1) * guide[..., c]
         mix = up.rows(maps[4], y0, y1, x0, x1)
-        rows = base[y0:y1, x0:x1].astype(np.float32)
+        rows = np.asarray(base.crop((x0, y0, x1, y1)), dtype=np.float32)
         value = rows + (value * 255.0 - rows) * mix + 0.5
         np.clip(value, 0, 255, out=value)
-        out[y0:y1, x0:x1] = value.astype(np.uint8)
-    return Image.fromarray(out, "L")
+        base.paste(Image.fromarray(value.astype(np.uint8), "L"), (x0, y0))
+    return base
 
 
 def matting_with_decision(
@@ -183,9 +205,7 @@ def matting_with_decision(
         weight = np.clip(feather * 2.0, 0.0, 1.0)
     else:
         weight = np.ones_like(target)
-    out = np.array(base)
-    del base
-    return blend_upsample(solved, image, weight, out, rgb, params), decision
+    return blend_upsample(solved, image, weight, base, rgb, params), decision
 
 
 def refine_matting(
