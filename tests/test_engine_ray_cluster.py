@@ -121,6 +121,14 @@ def _assert_whole_and_identical(out: Path, reference: Path) -> list[str]:
     return names
 
 
+def _first_photos(photos: Path, count: int, folder: Path) -> Path:
+    """A folder holding copies of the first ``count`` module photos."""
+    folder.mkdir()
+    for photo in sorted(photos.iterdir())[:count]:
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    return folder
+
+
 def _cmdline(proc: psutil.Process) -> str:
     """The process's command line; "" for one that ended (or is a zombie) while we looked."""
     # Ray reaps its short-lived helper processes on its own schedule: a zombie's command
@@ -149,10 +157,7 @@ def _start_and_wait_for_an_output(
 def test_two_nodes_give_the_local_bytes_and_error_rows(
     cluster: LocalCluster, photos: Path, reference: Path, tmp_path: Path
 ) -> None:
-    src = tmp_path / "in"
-    src.mkdir()
-    for photo in sorted(photos.iterdir())[:4]:
-        (src / photo.name).write_bytes(photo.read_bytes())
+    src = _first_photos(photos, 4, tmp_path / "in")
     (src / "broken.jpg").write_bytes(b"\xff\xd8\xff" + b"\x00" * 64)
     out = tmp_path / "out"
     job = subprocess.run(_ray(cluster, src, out), env=cluster.env, capture_output=True,
@@ -214,3 +219,28 @@ def test_an_interrupted_driver_leaves_whole_files_and_skip_existing_finishes(
     assert summary["done"] + summary["skipped"] == PHOTOS
     assert _assert_whole_and_identical(out, reference) == [f"p{i:02d}.png" for i in range(PHOTOS)]
     assert not [p for p in out.iterdir() if TEMP_MARK in p.name]
+
+
+def test_a_second_opinion_runs_on_the_cluster_like_the_local_engine(
+    cluster: LocalCluster, photos: Path, tmp_path: Path
+) -> None:
+    from test_review import _noise
+
+    src = _first_photos(photos, 2, tmp_path / "in")
+    _noise(src / "noise.png")  # the one cutout the model is unsure of
+    # The default model stands in for a stronger one: what matters is what re-runs.
+    options = ("--second-opinion", "u2netp", "--review-below", "0.5")
+    local = subprocess.run([*_cli(src, tmp_path / "local", *options), "--json"],
+                           env=cluster.env, capture_output=True, text=True, timeout=600)
+    job = subprocess.run(_ray(cluster, src, tmp_path / "out", *options), env=cluster.env,
+                         capture_output=True, text=True, timeout=600)
+    assert local.returncode == 0 and job.returncode == 0, job.stderr
+
+    def verdicts(stdout: str) -> list[tuple[str, str, str | None]]:
+        lines = [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+        return [(Path(r["input"]).name, r["kept"], r["error"]) for r in lines
+                if r["type"] == "second_opinion"]
+
+    assert verdicts(job.stdout) == verdicts(local.stdout) == [("noise.png", "second", None)]
+    assert _assert_whole_and_identical(tmp_path / "out", tmp_path / "local") == [
+        "noise.png", "p00.png", "p01.png"]

@@ -159,3 +159,54 @@ def test_uri_inputs_and_outputs_plan_and_write_like_local(
     same = plan_uri_jobs([f"file://{src}"], f"file://{src}", OutputOptions(format="jpg",
                          bg=(255, 255, 255)), recursive=True)
     assert [str(p.path) for p in same.problems] == [f"{src}/a.jpg", f"{src}/sub/b.jpg"]
+
+@pytest.mark.model
+def test_second_opinion_actor_replaces_a_flagged_cutout_like_the_local_engine(
+    tmp_path: Path, home_with_model: Path
+) -> None:
+    import json
+
+    from alphacut.engines.ray_worker import SecondOpinionActor
+
+    src = make_photo(tmp_path / "in" / "a.jpg")
+    # The local engine with the default model as its own second opinion, everything flagged.
+    assert main(["remove", str(src.parent), "-o", str(tmp_path / "local"), "--provider", "cpu",
+                 "--threads", "1", "--second-opinion", "u2netp", "--review-below", "1"]) == 0
+    dest = tmp_path / "ray" / "a.png"
+    # An alphacut cutout that differs (on white), so a replacement shows in the bytes.
+    quick = _settings(OutputOptions(existing="overwrite", bg=(255, 255, 255)))
+    assert RemoveActor(quick)(_batch([(7, str(src), str(dest))]))["status"] == ["done"]
+    first_cut = dest.read_bytes()
+    assert first_cut != (tmp_path / "local" / "a.png").read_bytes()
+    actor = SecondOpinionActor(_settings(OutputOptions()), "u2netp", 1.0)
+    # Less sure than any second cutout can be: the second one is kept, as locally.
+    first = {"score": 0.0, "reason": "unsure", "signals": {}}
+    rows = actor({"index": [7], "source": [str(src)], "dest": [str(dest)],
+                  "first": [json.dumps(first)]})
+    assert rows["index"] == [7]
+    verdict = json.loads(rows["verdict"][0])
+    assert verdict["kept"] == "second" and verdict["error"] == "", verdict
+    assert 0.0 <= verdict["second"]["score"] <= 1.0
+    assert dest.read_bytes() == (tmp_path / "local" / "a.png").read_bytes()
+    # Only flagged cutouts are cut again: a sure first cutout is left as it is.
+    assert RemoveActor(quick)(_batch([(7, str(src), str(dest))]))["status"] == ["done"]
+    sure = {"score": 1.0, "reason": "", "signals": {}}
+    again = actor({"index": [7], "source": [str(src)], "dest": [str(dest)],
+                   "first": [json.dumps(sure)]})
+    assert again == {"index": [], "verdict": []}
+    assert dest.read_bytes() == first_cut
+
+
+def test_second_opinion_on_ray_refuses_uris_and_a_missing_model_before_the_batch(
+    tmp_path: Path, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("ray")
+    make_photo(tmp_path / "in" / "a.jpg")
+    out = tmp_path / "out"
+    code = main(["remove", f"file://{tmp_path / 'in'}", "-o", f"file://{out}",
+                 "--engine", "ray", "--second-opinion", "u2netp"])
+    assert code == 2 and "not URIs" in capsys.readouterr().err
+    code = main(["remove", str(tmp_path / "in"), "-o", str(out), "--engine", "ray",
+                 "--second-opinion", "u2net"])
+    assert code == 1 and "u2net" in capsys.readouterr().err
+    assert not out.exists()

@@ -23,14 +23,20 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     from alphacut.resources import process_launched
 
     launched = process_launched()
-    if getattr(args, "second_opinion", None):
-        print("alphacut remove: error: --second-opinion runs with --engine local only",
-              file=sys.stderr)
-        return 2
     reporter = BatchReporter(json_lines=args.json, review_below=args.review_below)
     uri_mode = any(is_uri(str(p)) for p in [*args.paths, args.output])
+    second_model = getattr(args, "second_opinion", None)
+    if second_model and uri_mode:
+        print("alphacut remove: error: --second-opinion with --engine ray needs local or "
+              "shared-filesystem paths, not URIs", file=sys.stderr)
+        return 2
     source_uri = out_uri = None
     try:
+        if second_model:
+            # As the local engine does: a second model missing here fails before the batch.
+            from alphacut.models.store import ModelStore
+
+            ModelStore().resolve(second_model)
         if uri_mode:
             from alphacut.engines.locations import open_uri, plan_uri_jobs, uri_exists
 
@@ -84,6 +90,8 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
     engine = RayEngine(settings, address=args.ray_address, workers=args.workers)
     reported = 0
     signum: int | None = None
+    results: list[JobResult] = []
+    ray_failed = False
     try:
         # ray.init installs its own SIGTERM handler: ours go in after it.
         with engine, stop_on_signals() as stop:
@@ -94,13 +102,34 @@ def run_ray(args: argparse.Namespace, out_opts: Any, rm_opts: Any) -> int:
                     advance(result)
                     tally.add(result)
                     reported += 1
+                    results.append(result)
+            if second_model and stop.signum is None:
+                _second_opinion(engine, second_model, results, reporter, stop.event)
             signum = stop.signum
     except Exception as exc:  # Ray's own failure (no cluster, every actor failing to start)
         print(f"alphacut remove: error: the Ray job failed: {_first_line(exc)}", file=sys.stderr)
         tally.add_unreported("failed", len(jobs) - reported)
         reported = len(jobs)
+        ray_failed = True
     tally.add_unreported("cancelled", len(jobs) - reported)
-    return finish(reporter, tally, [], signum, engine.stats.as_dict(launched))
+    status = finish(reporter, tally, [], signum, engine.stats.as_dict(launched))
+    # A failed second pass leaves every first cutout in place, but the run did not do all
+    # it was asked: never exit 0 then.
+    return max(status, 1) if ray_failed else status
+
+
+def _second_opinion(engine: Any, model: str, results: list[Any], reporter: Any,
+                    cancel: Any) -> None:
+    """Re-cut the flagged cutouts with the second model on the cluster, as the local engine."""
+    from alphacut.pipeline.second_opinion import flagged
+
+    below = reporter.review_below
+    chosen = flagged(sorted(results, key=lambda r: r.index), below)  # input order
+    if not chosen:
+        return
+    with reporter.second_opinion(model, len(chosen)) as verdict:
+        for outcome in engine.second_opinion(chosen, model, below=below, cancel=cancel):
+            verdict(outcome)
 
 
 def _plan_local(args: argparse.Namespace, out_opts: Any) -> tuple[list[Any], list[Any]]:

@@ -18,14 +18,15 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from alphacut.engines.ray_worker import RemoveActor, WorkerSettings
+from alphacut.engines.ray_worker import RemoveActor, SecondOpinionActor, WorkerSettings
 from alphacut.pipeline.batch import JobResult
 from alphacut.pipeline.confidence import Confidence
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.remover import StageTimings
+from alphacut.pipeline.second_opinion import Verdict
 from alphacut.resources import peak_rss_mb
 
 # Variables the workers must see like the driver does (model cache, offline mode).
@@ -141,30 +142,58 @@ class RayEngine:
         """
         if not jobs:
             return
-        import ray.data
-
         by_index = dict(jobs)
         items = [
             {"index": index, "source": str(job.source), "dest": str(job.dest)}
             for index, job in jobs
         ]
+        self.stats.workers = self.worker_count(len(items))
+        for row in self._rows(items, RemoveActor, (self.settings,), self.stats.workers, cancel):
+            self.stats.add(row)
+            yield _job_result(by_index[int(row["index"])], row)
+
+    def second_opinion(
+        self, flagged: Sequence[JobResult], model: str, *, below: float,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Verdict]:
+        """Re-cut each flagged result with ``model`` on the cluster (completion order)."""
+        by_index = {result.index: result for result in flagged}
+        items = [
+            {"index": r.index, "source": str(r.job.source), "dest": str(r.job.dest),
+             "first": json.dumps(asdict(r.confidence) if r.confidence else None)}
+            for r in flagged
+        ]
         workers = self.worker_count(len(items))
-        self.stats.workers = workers
-        dataset = (
-            ray.data.from_items(items, override_num_blocks=min(len(items), MAX_BLOCKS))
-            .map_batches(
-                RemoveActor,
-                fn_constructor_args=(self.settings,),
-                compute=ray.data.ActorPoolStrategy(size=workers),
-                batch_size=1,  # one image per call; blocks of one image make one per task
-                num_cpus=self.settings.threads,
-            )
+        actor_args = (self.settings, model, below)
+        for row in self._rows(items, SecondOpinionActor, actor_args, workers, cancel):
+            first = by_index[int(row["index"])]
+            judged = json.loads(str(row["verdict"]))
+            assert first.confidence is not None  # flagged results are judged ones
+            second = judged["second"]
+            yield Verdict(first.job.source, first.job.dest, first.confidence,
+                          Confidence(**second) if second else None, judged["kept"], model,
+                          error=str(judged["error"]), ms=float(judged["ms"]))
+
+    def _rows(
+        self, items: list[dict[str, Any]], actor: type, actor_args: tuple[Any, ...],
+        workers: int, cancel: threading.Event | None,
+    ) -> Iterator[dict[str, Any]]:
+        """Rows of ``items`` mapped by a pool of ``workers`` actors, one item per task."""
+        import ray.data
+
+        dataset = ray.data.from_items(
+            items, override_num_blocks=min(len(items), MAX_BLOCKS)
+        ).map_batches(
+            actor,
+            fn_constructor_args=actor_args,
+            compute=ray.data.ActorPoolStrategy(size=workers),
+            batch_size=1,  # one image per call; blocks of one image make one per task
+            num_cpus=self.settings.threads,
         )
         for row in dataset.iter_rows():
             if cancel is not None and cancel.is_set():
                 return
-            self.stats.add(row)
-            yield _job_result(by_index[int(row["index"])], row)
+            yield row
 
 
 def _job_result(job: Job, row: dict[str, Any]) -> JobResult:

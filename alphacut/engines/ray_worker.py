@@ -195,6 +195,52 @@ class RemoveActor:
         return write_uri_file(self.out_root, dest, data)
 
 
+class SecondOpinionActor:
+    """``--second-opinion``: the second model in one actor, judging one flagged cutout per row.
+
+    The local engine's own :func:`~alphacut.pipeline.second_opinion.second_opinion` does the
+    work, so the choice and the atomic replacement are the same; a retried row cuts the
+    same image again and writes the same bytes. Outputs are local or shared-filesystem paths.
+    """
+
+    def __init__(self, settings: WorkerSettings, model: str, below: float) -> None:
+        from alphacut.pipeline.remover import Remover
+
+        self.settings = settings
+        self.model = model
+        self.below = below
+        self.remover = Remover.open(
+            model,
+            provider=settings.provider,
+            strict=settings.strict,
+            threads=settings.threads,
+            options=settings.remove,
+            precision=settings.precision,  # type: ignore[arg-type]
+        )
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        from alphacut.pipeline.batch import JobResult
+        from alphacut.pipeline.confidence import Confidence
+        from alphacut.pipeline.jobs import Job
+        from alphacut.pipeline.second_opinion import second_opinion
+
+        rows: dict[str, list[Any]] = {"index": [], "verdict": []}
+        for index, source, dest, first in zip(
+            batch["index"], batch["source"], batch["dest"], batch["first"], strict=True
+        ):
+            result = JobResult(int(index), Job(Path(str(source)), Path(str(dest))), "done",
+                               confidence=Confidence(**json.loads(str(first))))
+            for verdict in second_opinion(self.remover, [result], self.settings.output,
+                                          below=self.below, model=self.model):
+                second = asdict(verdict.second) if verdict.second is not None else None
+                rows["index"].append(int(index))
+                rows["verdict"].append(json.dumps({
+                    "second": second, "kept": verdict.kept, "error": verdict.error,
+                    "ms": verdict.ms,
+                }))
+        return rows
+
+
 def _same_content(path: str, data: bytes) -> bool:
     try:
         with open(path, "rb") as fh:
