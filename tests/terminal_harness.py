@@ -13,12 +13,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
 import numpy as np
+import psutil
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
@@ -113,12 +114,28 @@ class XTerm:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        """End the xterm and the program it runs.
+
+        The program is found before the xterm goes: a Textual app busy in a worker may outlive
+        the hang-up that xterm sends, and would be left running after the test.
+        """
+        try:
+            program = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            program = []
         if self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+        for child in program:
+            with suppress(psutil.NoSuchProcess):
+                child.terminate()
+        _, alive = psutil.wait_procs(program, timeout=10)
+        for child in alive:
+            with suppress(psutil.NoSuchProcess):
+                child.kill()
 
 
 def start_xterm(display: str, command: list[str], env: dict[str, str], workdir: Path,
