@@ -192,7 +192,6 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.errors import OutputError
     from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.output import check_writable
-    from alphacut.pipeline.remover import Remover
     from alphacut.pipeline.tally import BatchTally
     from alphacut.resources import peak_rss_mb
 
@@ -205,13 +204,8 @@ def run(args: argparse.Namespace) -> int:
     from alphacut.accel.threads import batch_streams
     from alphacut.pipeline.jobs import median_file_bytes
 
-    remover = Remover.open(
-        args.model,
-        provider=args.provider,
-        strict=args.strict,
-        threads=args.threads,
-        options=rm_opts,
-        precision=args.precision,
+    remover = _open_remover(
+        args, rm_opts, args.model,
         streams=batch_streams(len(jobs), median_file_bytes([job.source for job in jobs])),
     )
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
@@ -245,6 +239,29 @@ def _not_a_folder(output: Path) -> str | None:
     return None
 
 
+def _open_remover(
+    args: argparse.Namespace,
+    rm_opts: Any,
+    model: str,
+    *,
+    streams: int = 1,
+    model_path: Path | None = None,
+) -> Any:
+    """A Remover for ``model`` on the command's provider, threads and precision."""
+    from alphacut.pipeline.remover import Remover
+
+    return Remover.open(
+        model,
+        provider=args.provider,
+        strict=args.strict,
+        threads=args.threads,
+        options=rm_opts,
+        precision=args.precision,
+        model_path=model_path,
+        streams=streams,
+    )
+
+
 def _second_model(name: str | None) -> Path | None:
     """The verified file of the ``--second-opinion`` model (never downloads), or None."""
     if name is None:
@@ -263,23 +280,15 @@ def _run_second_opinion(
     reporter: Any,
 ) -> None:
     """Re-run the flagged cutouts with the second model; the reporter says what changed."""
-    from alphacut.pipeline.remover import Remover
     from alphacut.pipeline.second_opinion import flagged, second_opinion
 
     below = reporter.review_below
-    if not flagged(results, below):
+    chosen = flagged(results, below)
+    if not chosen:
         return
-    second = Remover.open(
-        args.second_opinion,
-        provider=args.provider,
-        strict=args.strict,
-        threads=args.threads,
-        options=rm_opts,
-        precision=args.precision,
-        model_path=model_path,
-    )
-    with reporter.second_opinion(args.second_opinion, len(flagged(results, below))) as verdict:
+    second = _open_remover(args, rm_opts, args.second_opinion, model_path=model_path)
+    with reporter.second_opinion(args.second_opinion, len(chosen)) as verdict:
         for outcome in second_opinion(
-            second, results, out_opts, below=below, model=args.second_opinion
+            second, chosen, out_opts, below=below, model=args.second_opinion
         ):
             verdict(outcome)
