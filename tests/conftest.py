@@ -46,13 +46,24 @@ def isolated_home(
     return home
 
 
+def _with_default_model(home: Path, model_file: Path) -> Path:
+    """``home`` as an ALPHACUT_HOME whose cache holds a copy of the verified default model."""
+    models = home / "cache" / "models"
+    models.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(model_file, models / "u2netp.onnx")
+    return home
+
+
 @pytest.fixture
 def home_with_model(isolated_home: Path, model_file: Path) -> Path:
     """An isolated ALPHACUT_HOME whose cache holds a copy of the verified default model."""
-    models = isolated_home / "cache" / "models"
-    models.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(model_file, models / "u2netp.onnx")
-    return isolated_home
+    return _with_default_model(isolated_home, model_file)
+
+
+@pytest.fixture(scope="module")
+def module_home_with_model(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path:
+    """One ALPHACUT_HOME with the default model for a module's processes (a terminal, a cluster)."""
+    return _with_default_model(tmp_path_factory.mktemp("model-home"), model_file)
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
+from fake_nvml import fake_pynvml
 
 from alphacut.accel.adapter import Adapter
 from alphacut.accel.ort_backend import (
@@ -118,12 +119,7 @@ def test_directml_session_gets_device_id_and_dml_session_options(tmp_path):
 
 
 def test_cuda_adapters_counted_by_nvml(monkeypatch):
-    pynvml = ModuleType("pynvml")
-    pynvml.nvmlInit = lambda: None
-    pynvml.nvmlDeviceGetCount = lambda: 2
-    pynvml.nvmlDeviceGetHandleByIndex = lambda i: i
-    pynvml.nvmlDeviceGetName = lambda h: [b"NVIDIA RTX 4090", "NVIDIA A2"][h]
-    monkeypatch.setitem(sys.modules, "pynvml", pynvml)
+    monkeypatch.setitem(sys.modules, "pynvml", fake_pynvml([b"NVIDIA RTX 4090", "NVIDIA A2"]))
     fake = FakeOrt(["TensorrtExecutionProvider", "CUDAExecutionProvider",
                     "CPUExecutionProvider"], [])
     adapters = _backend_with(fake).candidates()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import sys
 import time
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import psutil
+from fake_nvml import fake_pynvml
 
 from alphacut.accel.telemetry import TelemetrySampler, cpu_temperature
 
@@ -50,19 +51,10 @@ def test_cpu_package_temperature_is_preferred():
 
 
 def test_nvidia_readings_via_nvml(monkeypatch):
-    pynvml = ModuleType("pynvml")
-    pynvml.NVML_TEMPERATURE_GPU = 0
-    pynvml.nvmlInit = lambda: None
-    pynvml.nvmlDeviceGetCount = lambda: 1
-    pynvml.nvmlDeviceGetHandleByIndex = lambda i: i
-    pynvml.nvmlDeviceGetName = lambda h: "NVIDIA H100"
-    pynvml.nvmlDeviceGetTemperature = lambda h, kind: 61
-    pynvml.nvmlDeviceGetUtilizationRates = lambda h: SimpleNamespace(gpu=87)
-
     def memory(handle):
         raise RuntimeError("NVML_ERROR_NOT_SUPPORTED")
 
-    pynvml.nvmlDeviceGetMemoryInfo = memory
+    pynvml = fake_pynvml(["NVIDIA H100"], temperature_c=61, load_percent=87, memory=memory)
     monkeypatch.setitem(sys.modules, "pynvml", pynvml)
     (gpu,) = TelemetrySampler().sample().gpus
     assert (gpu.name, gpu.temperature_c, gpu.utilisation_percent) == ("NVIDIA H100", 61.0, 87.0)

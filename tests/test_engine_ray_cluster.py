@@ -41,21 +41,10 @@ def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def module_home(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path:
-    """One ALPHACUT_HOME with the model for the cluster's workers and every job."""
-    import shutil
-
-    home = tmp_path_factory.mktemp("ray-home")
-    (home / "cache" / "models").mkdir(parents=True)
-    shutil.copyfile(model_file, home / "cache" / "models" / "u2netp.onnx")
-    return home
-
-
-@pytest.fixture(scope="module")
-def job_env(module_home: Path) -> dict[str, str]:
+def job_env(module_home_with_model: Path) -> dict[str, str]:
     import os
 
-    return {**os.environ, "ALPHACUT_HOME": str(module_home),
+    return {**os.environ, "ALPHACUT_HOME": str(module_home_with_model),
             "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
 
 

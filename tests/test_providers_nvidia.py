@@ -11,9 +11,10 @@ import json
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import SimpleNamespace
 
 import pytest
+from fake_nvml import fake_pynvml
 
 from alphacut.accel.backend import RuntimeInfo
 from alphacut.accel.cuda_libraries import CudaLibrary, CudaReport
@@ -46,15 +47,8 @@ class CudaBuild(FakeBackend):
 
 @pytest.fixture
 def h200(monkeypatch):
-    pynvml = ModuleType("pynvml")
-    pynvml.NVML_TEMPERATURE_GPU = 0
-    pynvml.nvmlInit = lambda: None
-    pynvml.nvmlDeviceGetCount = lambda: 1
-    pynvml.nvmlDeviceGetHandleByIndex = lambda i: i
-    pynvml.nvmlDeviceGetName = lambda h: b"NVIDIA H200"
-    pynvml.nvmlDeviceGetTemperature = lambda h, kind: 33
-    pynvml.nvmlDeviceGetUtilizationRates = lambda h: SimpleNamespace(gpu=0)
-    pynvml.nvmlDeviceGetMemoryInfo = lambda h: SimpleNamespace(used=GIB // 2, total=141 * GIB)
+    pynvml = fake_pynvml([b"NVIDIA H200"], temperature_c=33, load_percent=0,
+                         memory=lambda h: SimpleNamespace(used=GIB // 2, total=141 * GIB))
     monkeypatch.setitem(sys.modules, "pynvml", pynvml)
 
 

@@ -11,7 +11,6 @@ Skips where Xvfb, xterm, xwd, ImageMagick or xdotool are missing (.ci/run instal
 from __future__ import annotations
 
 import asyncio
-import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -162,15 +161,7 @@ def settle(term, expected: Expected, cell: tuple[int, int], timeout: float,
     return term.wait_for(matches(expected, cell), timeout, what, explain(expected, cell))
 
 
-@pytest.fixture(scope="module")
-def xterm_home(tmp_path_factory: pytest.TempPathFactory, model_file: Path) -> Path:
-    home = tmp_path_factory.mktemp("xterm-home")
-    (home / "cache" / "models").mkdir(parents=True)
-    shutil.copyfile(model_file, home / "cache" / "models" / "u2netp.onnx")
-    return home
-
-
-def test_auto_detection_in_xterm(tmp_path: Path, xterm_home: Path) -> None:
+def test_auto_detection_in_xterm(tmp_path: Path, module_home_with_model: Path) -> None:
     """xterm -ti vt340 is detected as sixel by itself; plain xterm (VT420 id) is not."""
     script = tmp_path / "detect.py"
     script.write_text(
@@ -180,7 +171,7 @@ def test_auto_detection_in_xterm(tmp_path: Path, xterm_home: Path) -> None:
         for vt340, want in ((True, "sixel (auto)"), (False, "halfcell (auto)")):
             out = tmp_path / f"detect-{vt340}.txt"
             term = start_xterm(display, [sys.executable, str(script), str(out)],
-                               app_env(xterm_home), tmp_path, vt340=vt340)
+                               app_env(module_home_with_model), tmp_path, vt340=vt340)
             term.process.wait(timeout=60)
             text = out.read_text()
             assert text.startswith(want), text
@@ -189,7 +180,7 @@ def test_auto_detection_in_xterm(tmp_path: Path, xterm_home: Path) -> None:
                 assert "256 colours" in text, text
 
 
-def test_sixel_preview_in_xterm(tmp_path: Path, xterm_home: Path, remover) -> None:
+def test_sixel_preview_in_xterm(tmp_path: Path, module_home_with_model: Path, remover) -> None:
     photos = tmp_path / "photos"
     write_photos(photos)
     with x_display() as display:
@@ -197,7 +188,7 @@ def test_sixel_preview_in_xterm(tmp_path: Path, xterm_home: Path, remover) -> No
             display,
             [sys.executable, "-m", "alphacut", str(photos), "-o", str(tmp_path / "out"),
              "--provider", "cpu"],
-            app_env(xterm_home), tmp_path)
+            app_env(module_home_with_model), tmp_path)
         try:
             cell = term.cell_px
             assert cell == (6, 13)
