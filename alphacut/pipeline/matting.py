@@ -10,6 +10,8 @@ did not touch are exactly the ``none`` mode's, and an image with nothing to refi
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -28,6 +30,7 @@ from alphacut.pipeline.knn_matting import knn_alpha
 from alphacut.pipeline.matting_gate import GateDecision, gate_regions, region_size
 from alphacut.pipeline.matting_params import DEFAULT_MATTING as DEFAULT_MATTING
 from alphacut.pipeline.matting_params import MattingParams as MattingParams
+from alphacut.pipeline.see_through import see_through
 from alphacut.pipeline.trimap import band_half_width, uncertain_band
 
 # Matting adds what the mask could not resolve, so it needs a photo with at least this many
@@ -190,7 +193,23 @@ def matting_with_decision(
     base = upsample_alpha(mask, rgb.size)
     if not decision.solve:
         return base, decision
-    if params.gated:
+    if params.gated and params.see_through:
+        # Sparse fringe the model called solid joins the solve (see_through.py).
+        seen = see_through(
+            image,
+            target,
+            unknown,
+            decision.refine,
+            size=region_size(target.shape),
+            low=params.low,
+            high=params.high,
+        )
+        if seen.any():
+            trimap = np.where(seen, 0.5, trimap)
+            unknown = trimap == 0.5
+            decision = replace(
+                decision, refine=decision.refine | seen, see_through=int(seen.sum())
+            )
         # The band is solved within a region's reach of the accepted regions, so each sees
         # the confident pixels on both sides of it and the strands around it; further off,
         # the band is cut at the model's 0.5 contour, which costs the solve nothing. Only

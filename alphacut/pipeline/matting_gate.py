@@ -56,6 +56,7 @@ class GateDecision:
     one_sided: int  # regions without confident foreground and background beside them
     inseparable: int  # regions where the two sides' colours overlap
     reason: str = ""  # why nothing was judged, when the image was skipped whole
+    see_through: int = 0  # confident-foreground pixels added to the solve (see_through.py)
 
     @classmethod
     def skipped(cls, shape: tuple[int, ...], reason: str) -> GateDecision:
@@ -78,7 +79,8 @@ class GateDecision:
                 f"skipped: {self.hard_edged} hard-edged, {self.one_sided} one-sided, "
                 f"{self.inseparable} inseparable of {self.regions} regions"
             )
-        return f"matting {self.accepted}/{self.regions} regions"
+        text = f"matting {self.accepted}/{self.regions} regions"
+        return f"{text}, {self.see_through} px seen through" if self.see_through else text
 
 
 def fisher_ratio(foreground: np.ndarray, background: np.ndarray) -> float:

@@ -58,6 +58,9 @@ class MattingParams:
     # Judge the band region by region (matting_gate) and solve only where colour can settle
     # it; False re-solves the whole band, as before the gate.
     gated: bool = True
+    # With the gate: also solve the confident foreground near accepted regions whose colour
+    # is the backdrop's (sparse fringe the model called solid; see_through.py).
+    see_through: bool = True
 
     def __post_init__(self) -> None:
         if self.solver not in ("cf", "knn"):
