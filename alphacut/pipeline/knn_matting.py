@@ -33,15 +33,21 @@ def nearest_neighbours(features: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([chunk[:, 1:].astype(np.int32) for chunk in chunks])
 
 
-def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> np.ndarray | None:
+def knn_alpha(
+    image: np.ndarray,
+    trimap: np.ndarray,
+    params: MattingParams,
+    also_known: np.ndarray | None = None,
+) -> np.ndarray | None:
     """KNN matting: alpha for the trimap's unknown pixels, known pixels held at their values.
 
-    The graph holds the unknown pixels and the known ones within ``knn_reach`` of them; each
-    is joined to its nearest neighbours in (colour, weighted position) space, once per entry
-    of ``knn_neighbours``. With the symmetric graph Laplacian ``L = D - W`` split into unknown
-    (u) and known (k) parts, ``L_uu a_u = -L_uk a_k`` -- every unknown alpha is the mean of its
-    neighbours' -- is solved by Jacobi-preconditioned conjugate gradients. Returns ``None``
-    when no known foreground or background is in reach, or the solve does not converge.
+    The graph holds the unknown pixels, the known ones within ``knn_reach`` of them and any
+    known pixels marked in ``also_known``; each is joined to its nearest neighbours in
+    (colour, weighted position) space, once per entry of ``knn_neighbours``. With the
+    symmetric graph Laplacian ``L = D - W`` split into unknown (u) and known (k) parts,
+    ``L_uu a_u = -L_uk a_k`` -- every unknown alpha is the mean of its neighbours' -- is
+    solved by Jacobi-preconditioned conjugate gradients. Returns ``None`` when no known
+    foreground or background is in reach, or the solve does not converge.
     """
     import scipy.sparse
     import scipy.sparse.linalg
@@ -50,7 +56,10 @@ def knn_alpha(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
     unknown = trimap == 0.5
     long_side = max(trimap.shape)
     reach = max(2.0, params.knn_reach * long_side)
-    ys, xs = np.nonzero(ndimage.distance_transform_edt(~unknown) <= reach)
+    nodes = ndimage.distance_transform_edt(~unknown) <= reach
+    if also_known is not None:
+        nodes |= also_known & ~unknown
+    ys, xs = np.nonzero(nodes)
     values = trimap[ys, xs].astype(np.float64)
     is_unknown = values == 0.5
     if not ((values == 1.0).any() and (values == 0.0).any()):

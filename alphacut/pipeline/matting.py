@@ -77,18 +77,24 @@ def _solve_cf(image: np.ndarray, trimap: np.ndarray, params: MattingParams) -> n
 
 
 def solve_band(
-    image: np.ndarray, trimap: np.ndarray, mask: np.ndarray, params: MattingParams
+    image: np.ndarray,
+    trimap: np.ndarray,
+    mask: np.ndarray,
+    params: MattingParams,
+    also_known: np.ndarray | None = None,
 ) -> np.ndarray:
     """Alpha in the trimap's unknown band with ``params.solver``; known pixels stay 0 or 1.
 
     Where the band has nothing to propagate from (no known foreground or no known background
-    nearby) or the solver does not converge, the model's own soft values are kept.
+    nearby) or the solver does not converge, the model's own soft values are kept. Known
+    pixels in ``also_known`` join the KNN graph however far they lie from the band (the
+    closed-form solver works on the band's bounding box and does not need them).
     """
     fallback = np.where(trimap == 0.5, mask, trimap).astype(np.float32)
     if not (trimap == 0.5).any():
         return fallback
     if params.solver == "knn":
-        solved = knn_alpha(image, trimap, params)
+        solved = knn_alpha(image, trimap, params, also_known)
     else:
         solved = _solve_cf(image, trimap, params)
     return fallback if solved is None else solved
@@ -175,6 +181,7 @@ def matting_with_decision(
     target = resize_float(mask, size)
     trimap = trimap_from_mask(target, band_half_width(size, mask.shape, params.band_cells), params)
     unknown = trimap == 0.5
+    cell = max(size[0] / mask.shape[1], size[1] / mask.shape[0])
     if params.gated:
         # The gate reads colours only where it has to; a band-free mask needs no photo.
         image = shrink_rgb(rgb, size) if unknown.any() else np.zeros(target.shape + (3,))
@@ -182,7 +189,7 @@ def matting_with_decision(
             image,
             target,
             unknown,
-            cell=max(size[0] / mask.shape[1], size[1] / mask.shape[0]),
+            cell=cell,
             band_cells=params.band_cells,
             low=params.low,
             high=params.high,
@@ -193,23 +200,32 @@ def matting_with_decision(
     base = upsample_alpha(mask, rgb.size)
     if not decision.solve:
         return base, decision
-    if params.gated and params.see_through:
-        # Sparse fringe the model called solid joins the solve (see_through.py).
+    also_known = None
+    if params.gated and params.see_through and decision.fringe is not None:
+        # Sparse fringe the model called solid joins the solve (see_through.py), with the
+        # confident background whose colours testified for it, so that the solve can give
+        # those pixels the backdrop's alpha.
+        region = region_size(target.shape)
         seen = see_through(
             image,
             target,
             unknown,
-            decision.refine,
-            size=region_size(target.shape),
+            decision.fringe,
+            size=region,
+            thin=params.band_cells * cell,
             low=params.low,
             high=params.high,
         )
         if seen.any():
+            also_known = (target <= params.low) & (
+                ndimage.distance_transform_edt(~seen) <= region
+            )
             trimap = np.where(seen, 0.5, trimap)
             unknown = trimap == 0.5
             decision = replace(
                 decision, refine=decision.refine | seen, see_through=int(seen.sum())
             )
+    if params.gated:
         # The band is solved within a region's reach of the accepted regions, so each sees
         # the confident pixels on both sides of it and the strands around it; further off,
         # the band is cut at the model's 0.5 contour, which costs the solve nothing. Only
@@ -218,7 +234,7 @@ def matting_with_decision(
         reach = 2 * region_size(target.shape) + 1
         near = ndimage.maximum_filter(decision.refine, size=reach)
         trimap = np.where(unknown & ~near, np.where(target >= 0.5, 1.0, 0.0), trimap)
-    solved = solve_band(image, trimap, target, params)
+    solved = solve_band(image, trimap, target, params, also_known)
     if params.gated:
         feather = box_mean(decision.refine.astype(np.float32), params.upsample_radius)
         weight = np.clip(feather * 2.0, 0.0, 1.0)

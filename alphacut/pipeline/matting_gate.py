@@ -57,6 +57,7 @@ class GateDecision:
     inseparable: int  # regions where the two sides' colours overlap
     reason: str = ""  # why nothing was judged, when the image was skipped whole
     see_through: int = 0  # confident-foreground pixels added to the solve (see_through.py)
+    fringe: np.ndarray | None = None  # bool: the part of ``refine`` in regions judged soft
 
     @classmethod
     def skipped(cls, shape: tuple[int, ...], reason: str) -> GateDecision:
@@ -157,6 +158,9 @@ def gate_regions(
     accepted = list(verdicts["soft"])
     if accepted:
         accepted += verdicts["edge"]
+    fringe = np.zeros_like(unknown)
+    for y, x in verdicts["soft"]:
+        fringe[y : y + size, x : x + size] = unknown[y : y + size, x : x + size]
     for y, x in accepted:
         refine[y : y + size, x : x + size] = unknown[y : y + size, x : x + size]
     regions = sum(len(found) for found in verdicts.values())
@@ -167,6 +171,7 @@ def gate_regions(
         regions - len(accepted) - len(verdicts["one_sided"]) - len(verdicts["inseparable"]),
         len(verdicts["one_sided"]),
         len(verdicts["inseparable"]),
+        fringe=fringe,
     )
 
 

@@ -1,30 +1,34 @@
 """Confident foreground that is really background seen through a sparse fringe.
 
 The model works at a fixed low resolution, so where hair is sparse over a contrasting
-backdrop it often calls the whole fringe solid: those pixels sit above the trimap's
+backdrop it often calls part of the fringe solid: those pixels sit above the trimap's
 foreground level, outside the unknown band, and the solve never sees them. Their colour gives
 them away. A pixel inside a fringe mixes strand and backdrop, ``I = a F + (1 - a) B``; once
 the backdrop shows through more than the strands cover it (``a < 1/2``), its colour lies
-nearer to the backdrop's than to the subject's. Three conditions keep the rule to that case:
+nearer to the backdrop's than to the subject's. Colour alone cannot tell that from a part of
+the subject that happens to look like the backdrop (a pale chest against pale straw), so the
+rule keeps to what a missed fringe looks like:
 
-* **Near accepted regions only.** It reaches one gate region into the confident foreground
-  from the band pixels the gate accepted: the gate judged that colour separates the two sides
-  at that scale. Images the gate skipped, and pixels further off, never change.
+* **Beside a fringe the model saw.** It starts only from regions the gate accepted as soft
+  detail (a fringe the model called soft), not from plain edges, and reaches one gate region
+  into the confident foreground: the gate judged that colour separates the two sides at that
+  scale. Images the gate skipped, and pixels further off, never change.
 * **The subject's colours from its core, under any light.** The subject is described by the
   confident foreground at least one region from the band, where no fringe reaches (inside a
   fringe the model's "foreground" already holds backdrop colours), and a pixel counts as
   subject-coloured by its distance to the nearest *ray* from black through a core colour:
   shading scales a surface's colour, so the subject's own shadows and dark details (eyes,
-  seams) are explained by the subject however dark they are. Mixing with the backdrop pulls
-  a colour off those rays towards the backdrop's. The backdrop is described by the confident
-  background around the region, sample by sample (sky, sand and leaves are rarely one
-  colour).
-* **Connected to the backdrop.** Backdrop seen through a fringe is the backdrop continuing
-  into it, so a patch of such pixels touches the band or the confident background; a
-  backdrop-coloured detail enclosed by the subject (a logo, a button) is left alone.
+  seams) are explained by the subject however dark they are. The backdrop is described by
+  the confident background around the region, sample by sample (sky, sand and leaves are
+  rarely one colour).
+* **Gaps, not parts.** Backdrop seen through a fringe continues the backdrop, so a patch of
+  such pixels must touch the band or the confident background; and it must be narrower than
+  the model can resolve -- no pixel deeper inside it than the half-width of the band the
+  trimap draws around every outline (``band_cells`` mask cells). A wider patch is something
+  the model saw and judged to be subject.
 
-A region whose surroundings hold no core or no confident background is left as the model made
-it.
+The backdrop samples that testified for a pixel join the solve with it (matting.py), so that
+the solve can give it the backdrop's alpha.
 """
 
 from __future__ import annotations
@@ -60,26 +64,29 @@ def see_through(
     image: np.ndarray,
     mask: np.ndarray,
     unknown: np.ndarray,
-    refine: np.ndarray,
+    fringe: np.ndarray,
     *,
     size: int,
+    thin: float,
     low: float,
     high: float,
 ) -> np.ndarray:
-    """Confident-foreground pixels near ``refine`` whose colour is the backdrop showing through.
+    """Confident-foreground pixels near ``fringe`` whose colour is the backdrop showing through.
 
     All arrays share the working size: ``image`` (h, w, 3) colours, ``mask`` the model's
-    values, ``unknown`` the trimap's band, ``refine`` the band pixels the gate accepted.
-    ``size`` is the gate's region side (the rule's reach); ``low``/``high`` the confident
-    background and foreground levels. Returns a boolean map of the pixels to add to the solve.
+    values, ``unknown`` the trimap's band, ``fringe`` the band pixels of the regions the gate
+    accepted as soft detail. ``size`` is the gate's region side (the rule's reach), ``thin``
+    the widest half-width (working pixels) of a patch the model could not have resolved;
+    ``low``/``high`` the confident background and foreground levels. Returns a boolean map of
+    the pixels to add to the solve.
     """
     from scipy.spatial import cKDTree
 
-    found = np.zeros_like(refine)
-    if not refine.any():
+    found = np.zeros_like(fringe)
+    if not fringe.any():
         return found
     solid = (mask >= high) & ~unknown
-    candidates = solid & (ndimage.distance_transform_edt(~refine) <= size)
+    candidates = solid & (ndimage.distance_transform_edt(~fringe) <= size)
     if not candidates.any():
         return found
     core = solid & (ndimage.distance_transform_edt(~unknown) > size)
@@ -105,7 +112,15 @@ def see_through(
             found[y : y + size, x : x + size] |= verdict
     if not found.any():
         return found
-    # Keep the patches that touch the band or the confident background.
-    patches, _ = ndimage.label(found)
-    touching = np.unique(patches[found & ndimage.binary_dilation(unknown | backdrop)])
-    return np.isin(patches, touching[touching > 0])
+    patches, count = ndimage.label(found)
+    # Patches that touch the band or the confident background...
+    touching = np.zeros(count + 1, dtype=bool)
+    touching[patches[found & ndimage.binary_dilation(unknown | backdrop)]] = True
+    # ...and are no deeper than ``thin`` anywhere (every pixel within ``thin`` of the patch's
+    # edge): gaps between strands, not a part of the subject the model saw.
+    depth = ndimage.maximum(
+        ndimage.distance_transform_edt(found), patches, index=np.arange(1, count + 1)
+    )
+    shallow = np.concatenate([[False], np.asarray(depth) <= thin])
+    touching[0] = False
+    return (touching & shallow)[patches]
