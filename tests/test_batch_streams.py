@@ -90,6 +90,18 @@ def test_streams_reach_openvino_cpu_only():
     assert provider_entries(CPU_ADAPTER, "fp32", 2) == [("CPUExecutionProvider", {})]
 
 
+def test_thread_count_reaches_openvino_cpu():
+    from alphacut.accel.ort_backend import provider_entries
+
+    ov_cpu = Adapter(OV_CPU, "CPU", "cpu")
+    config = json.loads(provider_entries(ov_cpu, "fp32", 2, threads=1)[0][1]["load_config"])
+    assert config["CPU"]["INFERENCE_NUM_THREADS"] == "1"
+    assert config["CPU"]["NUM_STREAMS"] == "2"
+    untold = json.loads(provider_entries(ov_cpu)[0][1]["load_config"])
+    assert "INFERENCE_NUM_THREADS" not in untold["CPU"]
+    assert provider_entries(CPU_ADAPTER, threads=1) == [("CPUExecutionProvider", {})]
+
+
 def test_store_and_model_options_carry_streams(tmp_path):
     from alphacut.models.catalogue import get_model
     from alphacut.models.store import ResolvedModel
@@ -301,6 +313,12 @@ def test_openvino_two_streams_give_the_masks_of_one_stream(model_file, tmp_path,
     assert (one.runner.concurrency, two.runner.concurrency) == (1, 2)
     streams = [json.loads(opts["load_config"])["CPU"].get("NUM_STREAMS") for opts in given]
     assert streams == [None, "2"]
+    # OpenVINO gets the session's thread count (it would take every core otherwise).
+    threads = {json.loads(opts["load_config"])["CPU"]["INFERENCE_NUM_THREADS"] for opts in given}
+    assert threads == {str(one.runner.threads)}
+    Remover.open("u2netp", provider="openvino:CPU", strict=True, model_path=model_file,
+                 options=options, threads=1)
+    assert json.loads(given[-1]["load_config"])["CPU"]["INFERENCE_NUM_THREADS"] == "1"
     sources = _photos(tmp_path, 4)
     _, first = _batch(one, sources, tmp_path / "one")
     _, second = _batch(two, sources, tmp_path / "two")

@@ -222,7 +222,8 @@ class OrtBackend(Backend):
                 inner = ort.InferenceSession(
                     str(model_path),
                     sess_options=opts,
-                    providers=provider_entries(adapter, self.precision, self.streams),
+                    providers=provider_entries(adapter, self.precision, self.streams,
+                                               threads=max(1, threads)),
                     **extra,
                 )
             except Exception as exc:
@@ -246,7 +247,8 @@ class OrtBackend(Backend):
 
 
 def provider_entries(
-    adapter: Adapter, precision: Precision = "fp32", streams: int = 1
+    adapter: Adapter, precision: Precision = "fp32", streams: int = 1, *,
+    threads: int | None = None,
 ) -> list[tuple[str, dict[str, str]]]:
     """The ``providers=`` list for a built-in provider adapter.
 
@@ -259,6 +261,11 @@ def provider_entries(
     ``streams`` > 1 splits OpenVINO's CPU into that many streams (``NUM_STREAMS``); each runs one
     inference at once, so a batch keeps them busy with as many concurrent runs. The EP makes
     infer requests on demand, so concurrent runs do not queue behind one request.
+
+    ``threads`` caps OpenVINO's CPU threads (``INFERENCE_NUM_THREADS``, shared by its streams).
+    ``intra_op_num_threads`` sizes only ONNX Runtime's own pool; without this cap OpenVINO
+    takes every core: a one-thread session (one Ray actor of ``--threads 1``) ran inference on
+    both cores of a 2-core host, so two such actors ran four busy threads on two cores.
     """
     options = dict(adapter.options)
     kind = adapter.kind
@@ -271,6 +278,8 @@ def provider_entries(
             cpu_config = {"INFERENCE_PRECISION_HINT": hint, "ENABLE_CPU_PINNING": "NO"}
             if streams > 1:
                 cpu_config["NUM_STREAMS"] = str(streams)
+            if threads is not None:
+                cpu_config["INFERENCE_NUM_THREADS"] = str(threads)
             options["load_config"] = json.dumps({"CPU": cpu_config})
     elif kind in ("cuda", "tensorrt", "directml"):
         options.setdefault("device_id", adapter.device)
