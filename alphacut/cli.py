@@ -55,11 +55,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command and return its exit status."""
     from alphacut.accel.flavours import check_flavours
-    from alphacut.allocator import limit_malloc_arenas, map_large_buffers
+    from alphacut.allocator import keep_heap_top, limit_malloc_arenas, map_large_buffers
     from alphacut.errors import AlphacutError
 
     limit_malloc_arenas()
     map_large_buffers()
+    keep_heap_top()
 
     # Two ONNX Runtime flavours overwrite each other's files without a word from pip.
     warning = check_flavours().warning()

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from alphacut.allocator import limit_malloc_arenas, map_large_buffers
+from alphacut.allocator import keep_heap_top, limit_malloc_arenas, map_large_buffers
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
@@ -47,3 +47,34 @@ print((before - psutil.Process().memory_info().rss) / 2**20)
 def test_mapping_is_a_no_op_off_linux(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     assert map_large_buffers() is False
+    assert keep_heap_top() is False
+
+
+_REFAULT = """
+import resource, sys
+from alphacut.allocator import keep_heap_top, map_large_buffers
+map_large_buffers()
+took = keep_heap_top() if sys.argv[1] == "keep" else True
+def faults():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+band = bytearray(3_000_000)  # a band buffer: made, filled, freed, made again
+del band
+before = faults()
+band = bytearray(3_000_000)
+print(took, faults() - before)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc only")
+def test_a_freed_band_buffer_is_reused_without_fresh_page_faults() -> None:
+    def refaults(mode: str) -> tuple[str, int]:
+        out = subprocess.run([sys.executable, "-c", _REFAULT, mode], capture_output=True,
+                             text=True, check=True)
+        took, count = out.stdout.split()
+        return took, int(count)
+
+    took, kept = refaults("keep")
+    _, trimmed = refaults("trim")
+    assert took == "True"
+    assert trimmed > 500  # 3 MB of fresh pages: the heap gave them back and took them again
+    assert kept < 100

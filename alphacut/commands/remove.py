@@ -202,12 +202,19 @@ def run(args: argparse.Namespace) -> int:
         return 1
     second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
     from alphacut.accel.threads import batch_streams
+    from alphacut.pipeline.decode_ahead import DecodeAhead
     from alphacut.pipeline.jobs import median_file_bytes
 
-    remover = _open_remover(
-        args, rm_opts, args.model,
-        streams=batch_streams(len(jobs), median_file_bytes([job.source for job in jobs])),
-    )
+    # The first photos decode on the other core while the model session is being opened.
+    ahead = DecodeAhead(jobs, max_pixels=rm_opts.max_pixels, existing=out_opts.existing)
+    try:
+        remover = _open_remover(
+            args, rm_opts, args.model,
+            streams=batch_streams(len(jobs), median_file_bytes([job.source for job in jobs])),
+        )
+    except BaseException:
+        ahead.discard()
+        raise
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
     startup = time.time() - process_launched()
     for note in remover.runner.notes:
@@ -215,7 +222,8 @@ def run(args: argparse.Namespace) -> int:
     tally = BatchTally(problems=len(problems))
     results = []
     with stop_on_signals() as stop, reporter.progress(len(jobs)) as advance:
-        for result in BatchRunner(remover, out_opts).run(jobs, cancel=stop.event):
+        for result in BatchRunner(remover, out_opts, ahead=ahead).run(
+                jobs, cancel=stop.event):
             advance(result)
             results.append(result)
             tally.add(result)

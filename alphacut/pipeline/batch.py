@@ -22,6 +22,7 @@ from PIL import Image
 
 from alphacut.errors import AlphacutError, OutputExistsError
 from alphacut.pipeline.confidence import DEFAULT_REVIEW_BELOW, Confidence
+from alphacut.pipeline.decode_ahead import DecodeAhead
 from alphacut.pipeline.jobs import Job
 from alphacut.pipeline.output import (
     OutputOptions,
@@ -90,12 +91,14 @@ class BatchRunner:
         in_flight: int = 2,
         workers: int = 2,
         keep_masks: bool = False,
+        ahead: DecodeAhead | None = None,
     ) -> None:
         self.remover = remover
         self.output = output
         self.in_flight = max(1, in_flight)
         self.workers = max(1, workers)
         self.keep_masks = keep_masks
+        self.ahead = ahead  # the first photos, decoded while the session was being opened
         self._background: Image.Image | None = None
         self._background_lock = threading.Lock()
 
@@ -104,7 +107,12 @@ class BatchRunner:
         """Stage 1 (pool): skip check, decode, model input. None means 'skip'."""
         if existing_output_action(job.dest, self.output.existing) == "skip":
             return None
-        return self.remover.load(job.source)
+        early = self.ahead.take(job) if self.ahead is not None else None
+        if early is None:
+            return self.remover.load(job.source)
+        prepared = self.remover.load(early.image)
+        prepared.timings.decode = early.ms
+        return prepared
 
     def _finish(self, index: int, job: Job, prepared: Prepared, mask: np.ndarray) -> JobResult:
         """Stage 3 (pool): alpha, compose, encode and write atomically."""
@@ -163,10 +171,14 @@ class BatchRunner:
         for folder in {job.dest.parent for job in jobs}:
             clean_stray_temps(folder)
         streams = self.remover.runner.concurrency
-        if streams > 1:
-            yield from self._run_concurrent(jobs, streams, cancel, on_start)
-        else:
-            yield from self._run_sequential(jobs, cancel, on_start)
+        try:
+            if streams > 1:
+                yield from self._run_concurrent(jobs, streams, cancel, on_start)
+            else:
+                yield from self._run_sequential(jobs, cancel, on_start)
+        finally:
+            if self.ahead is not None:
+                self.ahead.discard()  # photos a cancelled batch never reached
 
     def _run_sequential(
         self,

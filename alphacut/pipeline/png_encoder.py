@@ -39,6 +39,24 @@ def _chunk(fh: BinaryIO, kind: bytes, data: bytes | bytearray | memoryview) -> N
     fh.write(struct.pack(">I", zlib.crc32(data, zlib.crc32(kind)) & 0xFFFFFFFF))
 
 
+def _packed(image: Image.Image, box: tuple[int, int, int, int], rawmode: str, size: int) -> bytes:
+    """The pixels of ``box`` packed as ``rawmode`` (``size`` bytes), read straight from
+    Pillow's storage.
+
+    Pillow's raw encoder takes a box, the way its own savers use it; ``crop`` + ``tobytes``
+    would copy the band first and then join 64 KB pieces, and RGB came out as 3-byte pixels
+    to be widened again. Packing RGB as RGBX words instead took writing six lomiri cutouts
+    (95 MP) from 0.90 to 0.64 s of CPU, 0.39 s of it deflate, with the same bytes.
+    """
+    image.load()
+    encoder = Image._getencoder(image.mode, "raw", (rawmode,))
+    encoder.setimage(image.im, box)
+    _, status, data = encoder.encode(size)
+    if status != 1 or len(data) != size:
+        raise OSError(f"packing {rawmode} pixels failed (status {status})")
+    return data
+
+
 def write_png(
     image: Image.Image,
     fh: BinaryIO,
@@ -67,16 +85,13 @@ def write_png(
     if text is not None:
         _chunk(fh, b"tEXt", text[0] + b"\0" + text[1])
     compressor = zlib_ng.compressobj(level, zlib_ng.DEFLATED, 15, 9)
-    # Bands are cropped one at a time, so no full-size copy of the photo is ever made
+    # Bands are packed one at a time, so no full-size copy of the photo is ever made
     # (a batch keeps several photos in flight), and the band buffers are reused.
     rows_max = min(BAND_ROWS, height)
     interleaved = np.empty((rows_max, width, channels), dtype=np.uint8)
     if alpha is not None:
-        # RGB + A -> RGBA as 32-bit words: numpy copies 3-byte pixels into 4-byte slots
-        # element by element (81 ms per 9 MP photo with the clearing), while reading each
-        # pixel as an unaligned little-endian word at a 3-byte stride, masking it and
-        # or-ing the alpha in takes 11 ms. One spare byte lets the last word be read.
-        rgb_words_buffer = np.empty(rows_max * width * 3 + 1, dtype=np.uint8)
+        # RGB + A -> RGBA as 32-bit words: Pillow packs RGB as RGBX words (its own layout,
+        # so a plain copy), the X byte is masked off and the alpha or-ed in.
         alpha_words = np.empty(rows_max * width, dtype="<u4")
         rgba_words = interleaved.reshape(-1).view("<u4")
     filtered = np.empty((rows_max, row_bytes + 1), dtype=np.uint8)
@@ -87,26 +102,27 @@ def write_png(
         bottom = min(height, top + BAND_ROWS)
         rows = bottom - top
         box = (0, top, width, bottom)
-        pixels = np.asarray(image.crop(box), dtype=np.uint8)
         if alpha is not None:
             count = rows * width
-            rgb_words_buffer[: count * 3] = pixels.reshape(-1)
-            rgb_words = np.ndarray((count,), dtype="<u4", buffer=rgb_words_buffer, strides=(3,))
+            rgbx = np.frombuffer(_packed(image, box, "RGBX", count * 4), dtype="<u4")
+            band_alpha = np.frombuffer(_packed(alpha, box, "L", count), dtype=np.uint8)
             rgba = rgba_words[:count]
-            np.bitwise_and(rgb_words, 0x00FFFFFF, out=rgba)
-            band_alpha = np.asarray(alpha.crop(box), dtype=np.uint8).reshape(-1)
+            np.bitwise_and(rgbx, 0x00FFFFFF, out=rgba)
             np.left_shift(band_alpha, 24, out=alpha_words[:count], dtype="<u4")
             np.bitwise_or(rgba, alpha_words[:count], out=rgba)
             if clear_hidden:
                 np.multiply(rgba, band_alpha != 0, out=rgba, casting="unsafe")
             band = interleaved[:rows].reshape(rows, row_bytes)
-        elif clear_hidden and channels == 4:
-            words = pixels.reshape(-1).view("<u4")
-            np.multiply(words, pixels[:, :, 3].reshape(-1) != 0,
-                        out=interleaved[:rows].reshape(-1).view("<u4"), casting="unsafe")
-            band = interleaved[:rows].reshape(rows, row_bytes)
         else:
-            band = pixels.reshape(rows, row_bytes)
+            pixels = np.frombuffer(_packed(image, box, image.mode, rows * row_bytes),
+                                   dtype=np.uint8)
+            if clear_hidden and channels == 4:
+                words = pixels.view("<u4")
+                np.multiply(words, pixels[3::4] != 0,
+                            out=interleaved[:rows].reshape(-1).view("<u4"), casting="unsafe")
+                band = interleaved[:rows].reshape(rows, row_bytes)
+            else:
+                band = pixels.reshape(rows, row_bytes)
         band_filtered = filtered[:rows]
         # uint8 arithmetic wraps modulo 256, exactly as the PNG Up filter is defined.
         if previous is None:
