@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
                    "(pip install 'alphacut[ray]')")
     p.add_argument("--ray-address", metavar="ADDR", default=None,
                    help="Ray cluster to join, e.g. 'auto' or 'ray://head:10001' "
-                   "(default: start one on this machine)")
+                   "(default: $RAY_ADDRESS if set, else start one on this machine)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="Ray actors, each with one model session of --threads threads "
                    "(default: the cluster's CPUs / threads)")
