@@ -210,3 +210,20 @@ def test_second_opinion_on_ray_refuses_uris_and_a_missing_model_before_the_batch
                  "--second-opinion", "u2net"])
     assert code == 1 and "u2net" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_ray_starts_a_private_cluster_unless_told_to_join():
+    from alphacut.engines.ray_engine import PRIVATE_CLUSTER_CONFIG, init_arguments
+
+    private = init_arguments(None, {"ALPHACUT_HOME": "/models"})
+    # "local", not None: Ray would otherwise join a cluster `ray start` left on this machine.
+    assert private["address"] == "local"
+    assert private["_system_config"] == PRIVATE_CLUSTER_CONFIG
+    assert private["runtime_env"] == {"env_vars": {"ALPHACUT_HOME": "/models"}}
+    assert private["include_dashboard"] is False and private["log_to_driver"] is False
+    # Joining: Ray refuses system settings for a cluster it did not start.
+    for joined, environ in (("auto", {}), ("10.0.0.1:6379", {}), (None, {"RAY_ADDRESS": "h:1"})):
+        arguments = init_arguments(joined, environ)
+        assert arguments["address"] == (joined or "h:1")
+        assert "_system_config" not in arguments
+        assert arguments["runtime_env"] is None

@@ -187,16 +187,42 @@ def test_decode_refuses_special_files_without_blocking(tmp_path: Path) -> None:
 
 
 _STUCK_READ = """
-import sys, threading
+import signal, sys, threading, time
 from pathlib import Path
-from alphacut.pipeline import remover
+from alphacut.pipeline import decode_ahead, remover
 
 def stuck_decode(path, **kwargs):
-    # A read that never returns, as from a hung network mount.
+    # A read that never returns, as from a hung network mount. It may begin ahead of the
+    # batch (decode-ahead); the flag goes up once the batch's Ctrl-C handler is in place.
+    while signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        time.sleep(0.01)
     Path(sys.argv[1]).write_text("inside the read")
     threading.Event().wait()
 
-remover.decode = stuck_decode  # the decode stage, shared by single images and batches
+# The decode stage, shared by single images and batches, and the batch's decode-ahead thread.
+remover.decode = decode_ahead.decode = stuck_decode
+from alphacut.cli import main
+raise SystemExit(main(sys.argv[2:]))
+"""
+
+_STUCK_READ_WHILE_OPENING = """
+import sys, threading, time
+from pathlib import Path
+from alphacut.pipeline import decode_ahead, remover
+
+read_started = threading.Event()
+
+def stuck_decode(path, **kwargs):
+    read_started.set()  # a read that never returns, begun ahead of the batch
+    threading.Event().wait()
+
+def slow_open(*args, **kwargs):
+    read_started.wait()
+    Path(sys.argv[1]).write_text("opening the session")
+    threading.Event().wait()  # the model session is still being opened at Ctrl-C
+
+decode_ahead.decode = stuck_decode
+remover.Remover.open = slow_open
 from alphacut.cli import main
 raise SystemExit(main(sys.argv[2:]))
 """
@@ -239,6 +265,31 @@ def test_second_sigint_exits_even_when_a_read_never_returns(tmp_path: Path) -> N
             proc.wait()
     assert proc.returncode == 130, err_path.read_text()
     assert "alphacut: aborted" in err_path.read_text()
+
+
+def test_ctrl_c_while_the_session_opens_exits_although_a_read_ahead_never_returns(
+    tmp_path: Path,
+) -> None:
+    src = _photo(tmp_path / "in" / "a.png", seed=6)
+    flag = tmp_path / "opening"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _STUCK_READ_WHILE_OPENING, str(flag), "remove", str(src),
+         "-o", str(tmp_path / "out"), *FAST],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
+    )
+    try:
+        _wait_for(flag.exists, proc, "session opening")
+        proc.send_signal(signal.SIGINT)
+        try:
+            _, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            pytest.fail("Ctrl-C did not end the process: the stuck read ahead held its exit")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert not (tmp_path / "out" / "a.png").exists()
 
 
 # -- 3. a concurrent --skip-existing run ------------------------------------------------------

@@ -35,7 +35,7 @@ def register(sub: Any) -> None:
                    "(pip install 'alphacut[ray]')")
     p.add_argument("--ray-address", metavar="ADDR", default=None,
                    help="Ray cluster to join, e.g. 'auto' or 'ray://head:10001' "
-                   "(default: start one on this machine)")
+                   "(default: $RAY_ADDRESS if set, else start one on this machine)")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="Ray actors, each with one model session of --threads threads "
                    "(default: the cluster's CPUs / threads)")
@@ -188,26 +188,24 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         reporter.summary_line(0, 0, len(problems), [])
         return 1 if problems else 0
-    from alphacut.commands.batch_end import finish, stop_on_signals
     from alphacut.errors import OutputError
-    from alphacut.pipeline.batch import BatchRunner
     from alphacut.pipeline.output import check_writable
-    from alphacut.pipeline.tally import BatchTally
-    from alphacut.resources import peak_rss_mb
 
     try:
         check_writable(Path(args.output))
     except OutputError as exc:
         print(f"alphacut remove: error: {printable_text(str(exc))}", file=sys.stderr)
         return 1
-    second_path = _second_model(args.second_opinion)  # refuse a missing model before the batch
-    from alphacut.accel.threads import batch_streams
     from alphacut.pipeline.decode_ahead import DecodeAhead
-    from alphacut.pipeline.jobs import median_file_bytes
 
-    # The first photos decode on the other core while the model session is being opened.
+    # The first photos decode on the other core while ONNX Runtime is imported and the model
+    # session opened (half a second or more of one core).
     ahead = DecodeAhead(jobs, max_pixels=rm_opts.max_pixels, existing=out_opts.existing)
     try:
+        second_path = _second_model(args.second_opinion)  # refused before the batch starts
+        from alphacut.accel.threads import batch_streams
+        from alphacut.pipeline.jobs import median_file_bytes
+
         remover = _open_remover(
             args, rm_opts, args.model,
             streams=batch_streams(len(jobs), median_file_bytes([job.source for job in jobs])),
@@ -215,6 +213,11 @@ def run(args: argparse.Namespace) -> int:
     except BaseException:
         ahead.discard()
         raise
+    from alphacut.commands.batch_end import finish, stop_on_signals
+    from alphacut.pipeline.batch import BatchRunner
+    from alphacut.pipeline.tally import BatchTally
+    from alphacut.resources import peak_rss_mb
+
     reporter.started(len(jobs), remover.provider, remover.runner.reason)
     startup = time.time() - process_launched()
     for note in remover.runner.notes:

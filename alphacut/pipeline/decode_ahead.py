@@ -9,9 +9,10 @@ moment the batch is planned; :class:`~alphacut.pipeline.batch.BatchRunner` takes
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from alphacut.errors import AlphacutError
@@ -46,11 +47,25 @@ class DecodeAhead:
     ) -> None:
         self._max_pixels = max_pixels
         self._existing = existing
-        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="alphacut-ahead")
         self._futures: dict[Job, Future[EarlyDecode | None]] = {
-            job: pool.submit(self._decode, job) for job in jobs[:count]
+            job: Future() for job in jobs[:count]
         }
-        pool.shutdown(wait=False)  # the thread ends once the queued decodes are done
+        # A daemon thread, not a ThreadPoolExecutor: the executor's threads are joined at
+        # interpreter exit, so a read that never returns (a hung network mount) would keep a
+        # Ctrl-C'd process alive, even one stopped while its model session was opening.
+        threading.Thread(
+            target=self._work, args=(list(self._futures.items()),),
+            name="alphacut-ahead", daemon=True,
+        ).start()
+
+    def _work(self, queued: list[tuple[Job, Future[EarlyDecode | None]]]) -> None:
+        for job, future in queued:
+            if not future.set_running_or_notify_cancel():
+                continue  # taken over by the batch, or discarded
+            try:
+                future.set_result(self._decode(job))
+            except BaseException as exc:  # noqa: BLE001 - raised again by take()
+                future.set_exception(exc)
 
     def _decode(self, job: Job) -> EarlyDecode | None:
         try:
