@@ -21,22 +21,35 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+def _free_ports(count: int) -> list[int]:
+    """``count`` distinct free ports. Each socket stays bound until all are picked: one
+    closed at once lets the kernel hand the same port out again (two of a node's ports once
+    came out equal, and ``ray start`` refused them)."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket()
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
-def _node_ports() -> list[str]:
+_NODE_PORT_FLAGS = (
+    "--node-manager-port", "--object-manager-port", "--dashboard-agent-listen-port",
+    "--dashboard-agent-grpc-port", "--runtime-env-agent-port", "--metrics-export-port",
+)
+
+
+def _node_ports(ports: list[int]) -> list[str]:
+    """A node's own ports, one per flag of ``_NODE_PORT_FLAGS``, and its worker port range."""
     # Below Linux's ephemeral range (32768+), where the free ports above come from.
     base = random.randrange(20000, 32400, 200)
-    ports = [
-        "--node-manager-port", _free_port(), "--object-manager-port", _free_port(),
-        "--dashboard-agent-listen-port", _free_port(), "--dashboard-agent-grpc-port",
-        _free_port(), "--runtime-env-agent-port", _free_port(), "--metrics-export-port",
-        _free_port(), "--min-worker-port", base, "--max-worker-port", base + 199,
-    ]
-    return [str(p) for p in ports]
+    pairs = [*zip(_NODE_PORT_FLAGS, ports, strict=True),
+             ("--min-worker-port", base), ("--max-worker-port", base + 199)]
+    return [str(item) for pair in pairs for item in pair]
 
 
 @dataclass
@@ -62,14 +75,14 @@ class LocalCluster:
         cluster = cls(env=base_env, temp_dir=temp_dir)
         from ray.util import get_node_ip_address
 
-        port = _free_port()
+        port, dashboard, *node_ports = _free_ports(2 + len(_NODE_PORT_FLAGS))
         # The address Ray itself picks for this host: a driver on it must find its raylet.
         cluster.address = f"{get_node_ip_address()}:{port}"
         cluster._spawn([
             "--head", "--port", str(port), "--num-cpus", str(head_cpus),
-            "--include-dashboard", "false", "--dashboard-port", str(_free_port()),
+            "--include-dashboard", "false", "--dashboard-port", str(dashboard),
             "--temp-dir", str(temp_dir),
-        ])
+        ], node_ports)
         try:
             cluster.wait_for_nodes(1)
         except BaseException:
@@ -84,10 +97,11 @@ class LocalCluster:
         ])
         self.wait_for_nodes(len(self.nodes))
 
-    def _spawn(self, args: list[str]) -> None:
+    def _spawn(self, args: list[str], ports: list[int] | None = None) -> None:
         ray_bin = Path(sys.executable).with_name("ray")
+        ports = ports or _free_ports(len(_NODE_PORT_FLAGS))
         command = [str(ray_bin), "start", "--block", "--disable-usage-stats", *args,
-                   *_node_ports()]
+                   *_node_ports(ports)]
         log = open(self.temp_dir / f"node{len(self.nodes)}.log", "wb")  # noqa: SIM115
         self.nodes.append(subprocess.Popen(command, env=self.env, stdout=log,
                                            stderr=subprocess.STDOUT))
