@@ -153,9 +153,13 @@ def test_concurrent_failures_fall_back_once_and_every_image_gets_its_own_result(
     assert backend.created == ["openvino:CPU", "cpu"]  # one CPU session, made once
     (event,) = runner.fallback_events
     assert event.error == "stream lost"
-    # Every image that did not finish on OpenVINO ran on the CPU once and is counted once;
-    # the two before the failure finished on OpenVINO.
-    assert event.images_on_fallback == backend.cpu_runs <= 10
+    # Every image that did not finish on OpenVINO ran on the CPU once and is counted once.
+    # Of the two runs begun before the failing third, the one on the failing run's own thread
+    # had finished on OpenVINO; the other may still be inside the lost device (a slow thread
+    # on a loaded machine) and then falls back too; or both had finished and the other thread
+    # began a fourth that finished before the third failed. Two threads: 1 to 3 on OpenVINO.
+    assert event.images_on_fallback == backend.cpu_runs
+    assert 9 <= backend.cpu_runs <= 11
     assert runner.adapter is CPU_ADAPTER and runner.concurrency == 1
     assert runner.images == 12
 
