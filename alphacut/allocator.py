@@ -67,3 +67,11 @@ def limit_malloc_arenas(count: int = 2) -> bool:
     a no-op off glibc.
     """
     return _mallopt(_M_ARENA_MAX, count)
+
+
+def apply_process_settings() -> None:
+    """Every setting above, as the CLI applies them at start-up (``bench memory`` too, so its
+    figures are the CLI's): one place, so the two cannot drift apart."""
+    limit_malloc_arenas()
+    map_large_buffers()
+    keep_heap_top()

@@ -55,12 +55,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> int:
     """Run the parsed command and return its exit status."""
     from alphacut.accel.flavours import check_flavours
-    from alphacut.allocator import keep_heap_top, limit_malloc_arenas, map_large_buffers
+    from alphacut.allocator import apply_process_settings
     from alphacut.errors import AlphacutError
 
-    limit_malloc_arenas()
-    map_large_buffers()
-    keep_heap_top()
+    apply_process_settings()
 
     # Two ONNX Runtime flavours overwrite each other's files without a word from pip.
     warning = check_flavours().warning()

@@ -235,12 +235,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark for parsed arguments."""
-    from alphacut.allocator import keep_heap_top, limit_malloc_arenas, map_large_buffers
+    from alphacut.allocator import apply_process_settings
     from alphacut.errors import AlphacutError
 
-    limit_malloc_arenas()  # as the CLI does, so the numbers are the CLI's
-    map_large_buffers()
-    keep_heap_top()
+    apply_process_settings()  # as the CLI does, so the numbers are the CLI's
     from alphacut.pipeline.remover import RemoveOptions, Remover
 
     if args.count < 2 or not 0 <= args.warmup < args.count:
