@@ -14,6 +14,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -240,29 +242,40 @@ def _wait_for(predicate, proc: subprocess.Popen, what: str, limit: float = 120) 
     pytest.fail(f"no {what} within {limit} s")
 
 
-def test_second_sigint_exits_even_when_a_read_never_returns(tmp_path: Path) -> None:
+@contextmanager
+def _hanging_remove(script: str, flag: Path, tmp_path: Path) -> Iterator[subprocess.Popen]:
+    """``alphacut remove`` of one photo under ``script`` (which makes something hang and
+    raises ``flag``), its stderr in ``tmp_path/stderr.txt``; killed if a test leaves it."""
     src = _photo(tmp_path / "in" / "a.png", seed=6)
-    flag = tmp_path / "stuck"
-    err_path = tmp_path / "stderr.txt"
-    with err_path.open("w") as err:
+    with (tmp_path / "stderr.txt").open("w") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-c", _STUCK_READ, str(flag), "remove", str(src),
+            [sys.executable, "-c", script, str(flag), "remove", str(src),
              "-o", str(tmp_path / "out"), *FAST],
             stdout=subprocess.DEVNULL, stderr=err, env=_env(),
         )
     try:
-        _wait_for(flag.exists, proc, "stuck read")
-        proc.send_signal(signal.SIGINT)
-        _wait_for(lambda: "stopping" in err_path.read_text(), proc, "'stopping' line", 30)
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            pytest.fail("a second Ctrl-C did not end the process")
+        yield proc
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _wait_for_exit(proc: subprocess.Popen, why: str) -> None:
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail(why)
+
+
+def test_second_sigint_exits_even_when_a_read_never_returns(tmp_path: Path) -> None:
+    err_path = tmp_path / "stderr.txt"
+    with _hanging_remove(_STUCK_READ, tmp_path / "stuck", tmp_path) as proc:
+        _wait_for(lambda: (tmp_path / "stuck").exists(), proc, "stuck read")
+        proc.send_signal(signal.SIGINT)
+        _wait_for(lambda: "stopping" in err_path.read_text(), proc, "'stopping' line", 30)
+        proc.send_signal(signal.SIGINT)
+        _wait_for_exit(proc, "a second Ctrl-C did not end the process")
     assert proc.returncode == 130, err_path.read_text()
     assert "alphacut: aborted" in err_path.read_text()
 
@@ -270,25 +283,11 @@ def test_second_sigint_exits_even_when_a_read_never_returns(tmp_path: Path) -> N
 def test_ctrl_c_while_the_session_opens_exits_although_a_read_ahead_never_returns(
     tmp_path: Path,
 ) -> None:
-    src = _photo(tmp_path / "in" / "a.png", seed=6)
-    flag = tmp_path / "opening"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _STUCK_READ_WHILE_OPENING, str(flag), "remove", str(src),
-         "-o", str(tmp_path / "out"), *FAST],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
-    )
-    try:
-        _wait_for(flag.exists, proc, "session opening")
+    with _hanging_remove(_STUCK_READ_WHILE_OPENING, tmp_path / "opening", tmp_path) as proc:
+        _wait_for(lambda: (tmp_path / "opening").exists(), proc, "session opening")
         proc.send_signal(signal.SIGINT)
-        try:
-            _, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            pytest.fail("Ctrl-C did not end the process: the stuck read ahead held its exit")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 130, err
+        _wait_for_exit(proc, "Ctrl-C did not end the process: the stuck read ahead held its exit")
+    assert proc.returncode == 130, (tmp_path / "stderr.txt").read_text()
     assert not (tmp_path / "out" / "a.png").exists()
 
 
