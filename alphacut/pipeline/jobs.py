@@ -208,3 +208,22 @@ def median_file_bytes(paths: Sequence[Path], sample: int = 64) -> int | None:
         except OSError:
             continue  # decoding will say why, in its own words
     return sorted(sizes)[len(sizes) // 2] if sizes else None
+
+
+def header_pixels(path: Path) -> int:
+    """The pixel count ``path``'s header declares, read without decoding; 0 when it cannot be
+    read (decoding then says why, in its own words). FIFOs and devices are refused at once,
+    as decoding refuses them."""
+    import warnings
+
+    from PIL import Image
+
+    from alphacut.pipeline.regular_file import open_regular
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # size limits and damaged metadata: decode's call
+            with open_regular(path) as fh, Image.open(fh) as img:
+                return img.width * img.height
+    except Exception:  # noqa: BLE001 - any unreadable header only means "size unknown"
+        return 0
