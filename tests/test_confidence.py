@@ -56,6 +56,27 @@ def test_broadly_uncertain_mask_needs_review() -> None:
     assert "away from the subject's edge" in confidence.reason
 
 
+def test_reason_reads_as_a_multiple_when_doubt_outgrows_the_subject() -> None:
+    # A small subject in a frame the model is unsure about nearly everywhere: the stray share
+    # is many times the subject's area, which a percentage made read like "6624 %".
+    mask = np.full((320, 320), 0.3, np.float32)
+    mask[150:170, 150:170] = 1.0
+    confidence = assess(mask)
+    assert confidence.needs_review()
+    assert "x the subject's area" in confidence.reason
+    assert "%" not in confidence.reason
+    share = confidence.signals["stray_soft"]
+    assert share > 10 and f"{share:.0f}x" in confidence.reason
+
+
+def test_reason_keeps_a_percentage_below_the_subjects_area() -> None:
+    mask = disc()
+    mask[:, :40] = np.maximum(mask[:, :40], 0.45)
+    confidence = assess(mask)
+    assert confidence.needs_review() and confidence.signals["stray_soft"] < 1.0
+    assert "% of its area" in confidence.reason
+
+
 def test_more_stray_uncertainty_means_lower_confidence() -> None:
     scores = []
     for width in (0, 20, 60, 120):

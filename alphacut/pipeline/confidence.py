@@ -130,8 +130,20 @@ def assess(mask: np.ndarray, stages: Sequence[np.ndarray] = ()) -> Confidence:
     if score >= DEFAULT_REVIEW_BELOW:
         reason = "clear subject" if stray < at_even / 4 else "some unsure regions"
     else:
-        reason = f"unsure about regions away from the subject's edge ({stray:.0%} of its area)"
+        reason = f"unsure about regions away from the subject's edge ({_of_subject(stray)})"
     return Confidence(float(score), reason, signals)
+
+
+def _of_subject(share: float) -> str:
+    """The stray share in words a person reads at a glance.
+
+    The share is relative to the subject, so a small subject in a wide unsure area makes it
+    exceed 1; "6624 % of its area" reads as a bug, "66x the subject's area" does not.
+    """
+    if share < 1.0:
+        return f"{share:.0%} of its area"
+    times = f"{share:.1f}" if share < 10 else f"{share:.0f}"
+    return f"{times}x the subject's area"
 
 
 def _judged(mask: np.ndarray) -> np.ndarray:
